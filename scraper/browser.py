@@ -1,0 +1,127 @@
+"""Which Chromium to drive, and how to launch it.
+
+Playwright's own Chromium is preferred where `playwright install chromium` worked (a laptop);
+a system Chromium is used where that download is impossible (CI, locked-down servers).
+`CHROMIUM_PATH` overrides both. `python -m scraper.browser --ensure` bootstraps one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Playwright, sync_playwright
+
+SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+# Quiet, offline-friendly flags: without the background-networking ones Chromium keeps dialling
+# Google services, which a closed network refuses (and which an SSO-only desk does not want).
+BASE_ARGS = (
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+class ChromiumNotFound(RuntimeError):
+    """No usable Chromium: says what was looked at and how to get one."""
+
+
+@dataclass(frozen=True)
+class ChromiumChoice:
+    executable: str | None  # None: Playwright's bundled build
+    source: str  # "CHROMIUM_PATH", "playwright", "system"
+
+
+def _playwright_bundled(p: Playwright) -> str | None:
+    path = p.chromium.executable_path
+    return path if path and Path(path).exists() else None
+
+
+def find_chromium(p: Playwright) -> ChromiumChoice:
+    """Pick the browser at run time: CHROMIUM_PATH, then Playwright's own, then the system's."""
+    override = os.environ.get("CHROMIUM_PATH")
+    if override:
+        if not (Path(override).is_file() and os.access(override, os.X_OK)):
+            raise ChromiumNotFound(f"CHROMIUM_PATH={override!r} is not an executable file")
+        return ChromiumChoice(override, "CHROMIUM_PATH")
+    if _playwright_bundled(p):
+        return ChromiumChoice(None, "playwright")
+    for name in SYSTEM_CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return ChromiumChoice(found, "system")
+    raise ChromiumNotFound(
+        "no Chromium found: run `python -m playwright install chromium`, install your "
+        "distribution's chromium package, or set CHROMIUM_PATH"
+    )
+
+
+def launch_args(choice: ChromiumChoice) -> list[str]:
+    """Chromium's sandbox cannot start as root (containers, CI): drop it only there."""
+    args = list(BASE_ARGS)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.insert(0, "--no-sandbox")
+    return args
+
+
+def launch_options(p: Playwright, *, headless: bool = True, slow_mo: float = 0) -> dict:
+    """Keyword arguments for `p.chromium.launch` (also used by pytest-playwright's fixture)."""
+    choice = find_chromium(p)
+    options: dict = {"headless": headless, "args": launch_args(choice)}
+    if choice.executable:
+        options["executable_path"] = choice.executable
+    if slow_mo:
+        options["slow_mo"] = slow_mo
+    return options
+
+
+def ensure() -> str:
+    """Make sure some Chromium is there: Playwright's download first, then the system's."""
+    with sync_playwright() as p:
+        try:
+            return describe(find_chromium(p))
+        except ChromiumNotFound:
+            pass
+    tried = subprocess.run(
+        [sys.executable, "-m", "playwright", "install", "chromium"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if tried.returncode != 0 and shutil.which("apt-get") and os.geteuid() == 0:
+        print("playwright could not download Chromium; installing Debian's chromium", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False)
+    with sync_playwright() as p:
+        return describe(find_chromium(p))
+
+
+def describe(choice: ChromiumChoice) -> str:
+    where = choice.executable or "Playwright's bundled Chromium"
+    return f"Chromium: {where} (from {choice.source})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ensure", action="store_true", help="install a Chromium if none is found")
+    opts = parser.parse_args()
+    try:
+        if opts.ensure:
+            print(ensure())
+        else:
+            with sync_playwright() as p:
+                print(describe(find_chromium(p)))
+    except ChromiumNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
