@@ -44,9 +44,9 @@ def _playwright_bundled(p: Playwright) -> str | None:
     return path if path and Path(path).exists() else None
 
 
-def find_chromium(p: Playwright) -> ChromiumChoice:
+def find_chromium(p: Playwright, override: str | None = None) -> ChromiumChoice:
     """Pick the browser at run time: CHROMIUM_PATH, then Playwright's own, then the system's."""
-    override = os.environ.get("CHROMIUM_PATH")
+    override = override or os.environ.get("CHROMIUM_PATH")
     if override:
         if not (Path(override).is_file() and os.access(override, os.X_OK)):
             raise ChromiumNotFound(f"CHROMIUM_PATH={override!r} is not an executable file")
@@ -71,9 +71,11 @@ def launch_args(choice: ChromiumChoice) -> list[str]:
     return args
 
 
-def launch_options(p: Playwright, *, headless: bool = True, slow_mo: float = 0) -> dict:
+def launch_options(
+    p: Playwright, *, headless: bool = True, slow_mo: float = 0, override: str | None = None
+) -> dict:
     """Keyword arguments for `p.chromium.launch` (also used by pytest-playwright's fixture)."""
-    choice = find_chromium(p)
+    choice = find_chromium(p, override)
     options: dict = {"headless": headless, "args": launch_args(choice)}
     if choice.executable:
         options["executable_path"] = choice.executable

@@ -1,0 +1,77 @@
+"""The words CreditBot posts: the approval, the breakdown, notes for people, and DMs.
+
+The approval's `text` is the configured template with `{total}` as US dollars (`$4,948.80`), so
+the desk's existing habits and searches keep working; the Block Kit breakdown is extra.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from bot.decision import CENT, LinkResult
+
+LOGIN_COMMAND = "python main.py login"
+
+
+def money(amount: Decimal) -> str:
+    """US dollars with thousands separators and cents: Decimal('4948.8') -> '$4,948.80'."""
+    quantized = amount.quantize(CENT)
+    sign = "-" if quantized < 0 else ""
+    return f"{sign}${abs(quantized):,.2f}"
+
+
+def approval_text(template: str, total: Decimal) -> str:
+    return template.format(total=money(total))
+
+
+def breakdown_blocks(headline: str, results: list[LinkResult]) -> list[dict[str, Any]]:
+    """One line per link: product, fraud spend, credit, or why it was skipped."""
+    lines = []
+    for r in results:
+        spend = money(r.link.fraud_spend) if r.link.fraud_spend is not None else "no label"
+        target = f"<{r.link.url}|{r.link.kind} link>"
+        if r.problem:
+            lines.append(f"• {target}: needs review, {_escape(r.problem)}")
+        elif r.skipped:
+            lines.append(f"• {target} (fraud spend {spend}): skipped, {_escape(r.skipped)}")
+        else:
+            credit = money(r.credit) if r.credit is not None else "n/a"
+            lines.append(f"• {target}: {r.product}, fraud spend {spend}, credit {credit}")
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _escape(headline)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines) or "no links"}},
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": "Posted by CreditBot from the Looker SQL"}],
+        },
+    ]
+
+
+def review_text(problems: tuple[str, ...] | list[str]) -> str:
+    """The thread note when a person has to decide: never an amount that reads as approved."""
+    reasons = "; ".join(problems)
+    return f"Needs manual review: {reasons}"
+
+
+def alert_text(permalink: str, problems: tuple[str, ...] | list[str]) -> str:
+    bullets = "\n".join(f"• {p}" for p in problems)
+    return f"CreditBot could not answer the memo {permalink}:\n{bullets}"
+
+
+def session_expired_text(looker_url: str) -> str:
+    return (
+        f"CreditBot's Looker session for {looker_url} has expired, so memos are waiting. "
+        f"Please run `{LOGIN_COMMAND}` on the CreditBot host to sign in again."
+    )
+
+
+def session_expiring_text(looker_url: str, when: str) -> str:
+    return (
+        f"CreditBot's Looker session for {looker_url} expires {when}. "
+        f"Run `{LOGIN_COMMAND}` before then to keep memos flowing."
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

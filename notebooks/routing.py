@@ -1,0 +1,9 @@
+"""Which product notebook answers a query: the first `[[products]]` whose pattern is in the SQL."""
+
+from __future__ import annotations
+
+from worker.settings import Product
+
+
+def route(sql: str, products: tuple[Product, ...]) -> Product | None:
+    return next((p for p in products if p.match.search(sql)), None)

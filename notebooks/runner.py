@@ -1,0 +1,182 @@
+"""Run a product notebook with papermill and read its result variable back.
+
+Papermill starts a fresh kernel per run, so one memo's variables can never leak into another's
+credit. The result is harvested by a cell appended to an in-memory copy of the notebook (the
+analysts' file is never modified) that displays the variable under a private MIME type; the
+executed notebook is then read with nbformat. A missing or non-numeric result is an error, never
+a zero.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.exceptions import PapermillExecutionError
+
+from worker.errors import BadResult, NotebookFailed, NotebookRefused
+
+HARVEST_MIME = "application/x-creditbot+json"
+HARVEST_TAG = "creditbot-harvest"
+SUMMARY_TAG = "summary"
+
+HARVEST_SOURCE = """\
+from IPython.display import display as _creditbot_display
+_creditbot_value = globals().get({name!r}, _creditbot_display)
+_creditbot_display(
+    {{{mime!r}: {{
+        "defined": _creditbot_value is not _creditbot_display,
+        "type": type(_creditbot_value).__name__,
+        "repr": repr(_creditbot_value)[:200],
+        "number": repr(float(_creditbot_value))
+        if isinstance(_creditbot_value, (int, float)) and not isinstance(_creditbot_value, bool)
+        or type(_creditbot_value).__name__ in ("Decimal", "float64", "float32", "int64")
+        else None,
+    }}}},
+    raw=True,
+)
+"""
+
+
+@dataclass
+class NotebookResult:
+    credit: Decimal
+    summary: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def prepare(notebook: Path, result_name: str) -> nbformat.NotebookNode:
+    """Load the notebook, refuse it without a `parameters` cell, append the harvest cell."""
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except (OSError, ValueError) as exc:
+        raise NotebookRefused(
+            f"cannot read notebook {notebook}: {type(exc).__name__}", notebook=str(notebook)
+        ) from None
+    if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
+        raise NotebookRefused(
+            f"notebook {notebook.name} has no cell tagged `parameters`; papermill would inject "
+            "the query above the notebook's own defaults. Tag the cell that holds "
+            f'`{result_name}`\'s inputs (e.g. `looker = ""`) with `parameters`.',
+            notebook=str(notebook),
+        )
+    cell = nbformat.v4.new_code_cell(HARVEST_SOURCE.format(name=result_name, mime=HARVEST_MIME))
+    cell.metadata["tags"] = [HARVEST_TAG]
+    nb.cells.append(cell)
+    return nb
+
+
+def run_notebook(
+    notebook: Path,
+    parameters: dict[str, Any],
+    *,
+    result_name: str,
+    output_path: Path,
+    timeout_seconds: int,
+    keep_on_success: bool = False,
+) -> NotebookResult:
+    """Execute with papermill; on failure the executed copy stays at `output_path` for a person."""
+    started = time.monotonic()
+    nb = prepare(notebook, result_name)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(
+            nb,
+            str(output_path),
+            parameters=parameters,
+            kernel_name="python3",
+            progress_bar=False,
+            execution_timeout=timeout_seconds,
+        )
+    except PapermillExecutionError as exc:
+        cell = _original_index(nb, exc.cell_index)
+        raise NotebookFailed(
+            f"notebook {notebook.name} failed in cell {cell}: {exc.ename}: {_short(exc.evalue)}",
+            notebook=notebook.name,
+            cell=cell,
+            ename=exc.ename,
+            evalue=_short(exc.evalue),
+            output_path=str(output_path),
+        ) from None
+    except CellTimeoutError:
+        raise NotebookFailed(
+            f"notebook {notebook.name} ran past the {timeout_seconds} s cell timeout",
+            notebook=notebook.name,
+            ename="CellTimeoutError",
+            output_path=str(output_path),
+            transient=True,
+        ) from None
+    except DeadKernelError:
+        raise NotebookFailed(
+            f"the kernel running notebook {notebook.name} died",
+            notebook=notebook.name,
+            ename="DeadKernelError",
+            output_path=str(output_path),
+            transient=True,
+        ) from None
+    executed = nbformat.read(output_path, as_version=4)
+    credit = _harvest(executed, notebook.name, result_name, output_path)
+    if not keep_on_success:
+        output_path.unlink(missing_ok=True)
+    return NotebookResult(credit, summary_of(executed), time.monotonic() - started)
+
+
+def summary_of(nb: nbformat.NotebookNode) -> dict[str, Any]:
+    """The "Summary Info" figures the notebook displayed as JSON in its `summary` cell."""
+    summary: dict[str, Any] = {}
+    for cell in nb.cells:
+        if SUMMARY_TAG in cell.get("metadata", {}).get("tags", []):
+            for output in cell.get("outputs", []):
+                data = output.get("data", {}).get("application/json")
+                if isinstance(data, dict):
+                    summary.update(data)
+    return summary
+
+
+def _harvest(nb: nbformat.NotebookNode, name: str, result_name: str, path: Path) -> Decimal:
+    cell = next(c for c in nb.cells if HARVEST_TAG in c.get("metadata", {}).get("tags", []))
+    payload = next(
+        (
+            o["data"][HARVEST_MIME]
+            for o in cell.get("outputs", [])
+            if HARVEST_MIME in o.get("data", {})
+        ),
+        None,
+    )
+    if isinstance(payload, str):
+        payload = json.loads(payload)
+    if not payload or not payload.get("defined"):
+        raise BadResult(
+            f"notebook {name} did not define `{result_name}`",
+            notebook=name,
+            output_path=str(path),
+        )
+    number = payload.get("number")
+    if number is None:
+        raise BadResult(
+            f"`{result_name}` in notebook {name} is a {payload.get('type')}, not a number "
+            f"({payload.get('repr')})",
+            notebook=name,
+            output_path=str(path),
+        )
+    return Decimal(number)  # "4948.8", "nan" or "inf": the sanity rule judges those
+
+
+def _original_index(nb: nbformat.NotebookNode, cell_index: int) -> int:
+    """Papermill injects a cell after `parameters`; name the cell as the analyst counts it
+    (1-based, in their notebook)."""
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    injected_before = bool(tagged) and cell_index > tagged[-1]
+    return cell_index - int(injected_before) + 1
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,1 @@
+"""One page object per Looker page (Playwright's page-object pattern)."""

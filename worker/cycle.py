@@ -1,0 +1,535 @@
+"""One poll-and-process cycle: the product's whole job, once.
+
+poll the channel -> record new memos -> for each memo due: look in its thread, scrape its links,
+check and run the SQL in its product notebook, decide, post once, alert a person if needed.
+Every step writes its state first (see `state.store`), so a cycle killed anywhere resumes cleanly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Playwright
+from slack_sdk.errors import SlackApiError
+
+from auth.store import SessionStore, SessionStoreError
+from bot.decision import Decision, LinkResult, decide
+from bot.links import LookerLink, extract_links
+from bot.memos import Identity, is_memo_candidate, read_thread
+from bot.reply import (
+    alert_text,
+    approval_text,
+    breakdown_blocks,
+    review_text,
+    session_expired_text,
+    session_expiring_text,
+)
+from bot.slack import Channel, SlackGateway, SlackUnavailable
+from notebooks.routing import route
+from notebooks.runner import run_notebook
+from notebooks.sqlcheck import check_read_only, dialect_for
+from scraper.session import LookerBrowser
+from state.store import Memo, StateStore, Status
+from worker.errors import CreditBotError, NoSession, SessionExpired
+from worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TOLD_EXPIRED = "session_expired_told"
+TOLD_EXPIRING = "session_expiring_told"
+
+
+@dataclass
+class MemoReport:
+    key: str
+    status: str
+    reply: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class CycleReport:
+    channel: str = ""
+    new: int = 0
+    memos: list[MemoReport] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    session_expired: bool = False
+
+    def line(self) -> str:
+        counts: dict[str, int] = {}
+        for memo in self.memos:
+            counts[memo.status] = counts.get(memo.status, 0) + 1
+        parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing due"
+        return f"cycle on {self.channel}: {self.new} new memo(s); {parts}"
+
+
+class Cycle:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        slack: SlackGateway,
+        state: StateStore,
+        sessions: SessionStore,
+        playwright: Playwright | None = None,
+        headed: bool = False,
+        slow_mo: float = 0,
+        trace: bool = False,
+        dry_run: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.slack = slack
+        self.state = state
+        self.sessions = sessions
+        self.playwright = playwright
+        self.headed = headed
+        self.slow_mo = slow_mo
+        self.trace = trace
+        self.dry_run = dry_run
+        self.report = CycleReport()
+        self._browser: LookerBrowser | None = None
+        self._session_dead = False
+        self._session_state: dict[str, Any] | None = None
+
+    # --- the cycle --------------------------------------------------------------------------
+
+    def run(self) -> CycleReport:
+        started = time.monotonic()
+        me = self.slack.identity()
+        channel = self.slack.resolve_channel(self.settings.slack_channel or "")
+        self.report.channel = f"#{channel.name}"
+        self.report.new = self.poll(channel, me)
+        self.report.timings["poll"] = round(time.monotonic() - started, 3)
+        try:
+            for memo in self.state.actionable(channel.id):
+                self.report.memos.append(self.process(memo, channel, me))
+        finally:
+            if self._browser is not None:
+                self._browser.close()
+        self.after_memos()
+        self.report.timings["cycle"] = round(time.monotonic() - started, 3)
+        return self.report
+
+    def poll(self, channel: Channel, me: Identity) -> int:
+        """Record memos newer than the watermark (first start: the lookback window)."""
+        key = f"watermark:{channel.id}"
+        watermark = self.state.get_meta(key)
+        oldest = watermark or f"{time.time() - self.settings.lookback_hours * 3600:.6f}"
+        messages = self.slack.history(channel.id, oldest)
+        new = 0
+        for message in messages:
+            if not is_memo_candidate(message, me):
+                continue
+            links, foreign = extract_links(message, self.settings.looker_origin)
+            if not links:
+                continue
+            record = {
+                "user": message.get("user") or message.get("bot_id"),
+                "links": [link.as_dict() for link in links],
+                "ignored_links": foreign,
+            }
+            if self.state.add(channel.id, message["ts"], record):
+                new += 1
+                log.info(
+                    "new memo %s/%s with %d Looker link(s)", channel.id, message["ts"], len(links)
+                )
+        if messages:
+            self.state.set_meta(key, max((m["ts"] for m in messages), key=float))
+        return new
+
+    # --- one memo ---------------------------------------------------------------------------
+
+    def process(self, memo: Memo, channel: Channel, me: Identity) -> MemoReport:
+        try:
+            return self._process(memo, channel, me)
+        except SlackUnavailable as exc:
+            log.warning("Slack trouble on memo %s, will resume next cycle: %s", memo.key, exc)
+            return MemoReport(memo.key, memo.status, detail=str(exc))
+
+    def _process(self, memo: Memo, channel: Channel, me: Identity) -> MemoReport:
+        timings: dict[str, float] = dict(memo.timings)
+        mark = time.monotonic()
+        thread = read_thread(
+            self.slack.thread(channel.id, memo.ts), memo.ts, me, self.settings.reply_template
+        )
+        timings["thread_check"] = round(time.monotonic() - mark, 3)
+        if thread.own_reply_ts:
+            return self._recover(memo, thread.own_reply_ts)
+        if thread.deleted:
+            self.state.move(memo, Status.SKIPPED, "the memo was deleted")
+            return MemoReport(memo.key, Status.SKIPPED, detail="memo deleted")
+        if thread.person_answer and self.settings.skip_answered_by_person:
+            self.state.move(memo, Status.SKIPPED, "a person already answered in the thread")
+            return MemoReport(memo.key, Status.SKIPPED, detail="answered by a person")
+        if memo.permalink is None:
+            memo = self.state.move(
+                memo, memo.status, permalink=self.slack.permalink(channel.id, memo.ts)
+            )
+
+        if memo.status in (Status.COMPUTED, Status.POSTING) and memo.outcome:
+            return self._post(memo, channel, memo.outcome, timings)
+
+        links = [LookerLink.from_dict(d) for d in memo.message["links"]]
+        if len(links) > self.settings.max_links_per_memo:
+            outcome = self._review_outcome(
+                [],
+                (
+                    f"the memo has {len(links)} Looker links, more than the limit of "
+                    f"{self.settings.max_links_per_memo} (memos.max_links)",
+                ),
+            )
+            return self._post(
+                self.state.move(memo, Status.COMPUTED, outcome=outcome), channel, outcome, timings
+            )
+
+        memo = self.state.move(memo, Status.CLAIMED, "working")
+        if not self.dry_run:
+            self.slack.react(channel.id, memo.ts, "eyes")
+
+        scraped = (memo.outcome or {}).get("scraped") if memo.status == Status.SCRAPED else None
+        try:
+            if scraped is None:
+                scraped = self._scrape(links, timings)
+                memo = self.state.move(memo, Status.SCRAPED, outcome={"scraped": scraped})
+            results = self._compute(memo, links, scraped, timings)
+        except CreditBotError as exc:
+            return self._pending(memo, channel, exc, timings)
+        decision = decide(results)
+        outcome = self._outcome(decision, results)
+        memo = self.state.move(memo, Status.COMPUTED, outcome=outcome, timings=timings)
+        return self._post(memo, channel, outcome, timings)
+
+    def _scrape(self, links: list[LookerLink], timings: dict[str, float]) -> list[dict[str, Any]]:
+        """SQL per link; a permanent failure of one link is kept as that link's problem, while
+        an expired session or a transient failure stops the memo for this cycle."""
+        browser = self._looker()
+        scraped = []
+        for i, link in enumerate(links):
+            mark = time.monotonic()
+            try:
+                query = browser.read_sql(link)
+            except CreditBotError as exc:
+                if exc.transient:
+                    raise
+                log.warning("link %s failed: %s", link.url, exc)
+                scraped.append(
+                    {"url": link.url, "problem": str(exc), "kind": exc.kind, **_ctx(exc)}
+                )
+                continue
+            finally:
+                timings[f"scrape_{i + 1}"] = round(time.monotonic() - mark, 3)
+            self._session_ok()
+            scraped.append({"url": link.url, "sql": query.sql, "final_url": query.final_url})
+        return scraped
+
+    def _compute(
+        self,
+        memo: Memo,
+        links: list[LookerLink],
+        scraped: list[dict[str, Any]],
+        timings: dict[str, float],
+    ) -> list[LinkResult]:
+        results = []
+        params = dict(self.settings.notebook_parameters)
+        dialect = dialect_for(params.get("warehouse_url"), self.settings.sql_dialect)
+        for i, (link, item) in enumerate(zip(links, scraped, strict=True)):
+            result = LinkResult(link)
+            results.append(result)
+            if "problem" in item:
+                result.problem = item["problem"]
+                result.detail = {k: item[k] for k in ("kind", "trace") if k in item}
+                continue
+            sql = item["sql"]
+            result.sql_digest = hashlib.sha256(sql.encode()).hexdigest()
+            product = route(sql, self.settings.products)
+            if product is None:
+                result.skipped = "the query matches no product ([[products]] match)"
+                continue
+            result.product = product.name
+            mark = time.monotonic()
+            try:
+                check_read_only(sql, dialect)
+                ran = run_notebook(
+                    product.notebook,
+                    {**params, self.settings.notebook_parameter: sql},
+                    result_name=self.settings.notebook_result,
+                    output_path=self.settings.data_dir
+                    / "notebooks"
+                    / f"{memo.channel}-{memo.ts}-{i + 1}-{product.name}.ipynb",
+                    timeout_seconds=self.settings.notebook_timeout_seconds,
+                )
+            except CreditBotError as exc:
+                if exc.transient:
+                    raise
+                result.problem = str(exc)
+                result.detail = {"kind": exc.kind, **_ctx(exc)}
+                continue
+            finally:
+                timings[f"notebook_{i + 1}"] = round(time.monotonic() - mark, 3)
+            result.credit = ran.credit
+            result.detail = {"summary_info": ran.summary}
+        return results
+
+    # --- outcomes ---------------------------------------------------------------------------
+
+    def _outcome(self, decision: Decision, results: list[LinkResult]) -> dict[str, Any]:
+        if not decision.approved:
+            return self._review_outcome(results, decision.problems)
+        assert decision.total is not None
+        text = approval_text(self.settings.reply_template, decision.total)
+        return {
+            "kind": "approved",
+            "total": str(decision.total),
+            "text": text,
+            "blocks": breakdown_blocks(text, results),
+            "links": [r.as_dict() for r in results],
+        }
+
+    def _review_outcome(
+        self, results: list[LinkResult], problems: tuple[str, ...]
+    ) -> dict[str, Any]:
+        text = review_text(problems)
+        return {
+            "kind": "review",
+            "text": text,
+            "blocks": breakdown_blocks(text, results) if results else None,
+            "problems": list(problems),
+            "links": [r.as_dict() for r in results],
+        }
+
+    def _post(
+        self, memo: Memo, channel: Channel, outcome: dict[str, Any], timings: dict[str, float]
+    ) -> MemoReport:
+        """Post once: state says `posting` first; a lost response is checked in the thread."""
+        final = Status.DONE if outcome["kind"] == "approved" else Status.FAILED
+        if self.dry_run:
+            return MemoReport(memo.key, f"would post ({outcome['kind']})", reply=outcome["text"])
+        memo = self.state.move(memo, Status.POSTING, outcome=outcome, timings=timings)
+        mark = time.monotonic()
+        try:
+            reply_ts = self.slack.post_reply(
+                channel.id, memo.ts, outcome["text"], outcome.get("blocks"), outcome["kind"]
+            )
+        except SlackUnavailable:
+            # The post may have landed: only the thread can tell. Never post blindly again.
+            me = self.slack.identity()
+            thread = read_thread(
+                self.slack.thread(channel.id, memo.ts), memo.ts, me, self.settings.reply_template
+            )
+            if not thread.own_reply_ts:
+                log.warning("reply to %s not confirmed; the next cycle checks the thread", memo.key)
+                return MemoReport(memo.key, Status.POSTING, detail="reply not confirmed")
+            reply_ts = thread.own_reply_ts
+        except SlackApiError as exc:
+            return self._pending(
+                memo,
+                channel,
+                CreditBotError(f"Slack refused the reply: {exc.response.get('error')}"),
+                timings,
+                transient=True,
+            )
+        timings["post"] = round(time.monotonic() - mark, 3)
+        memo = self.state.move(memo, final, reply_ts=reply_ts, timings=timings, error=None)
+        self._finish(memo, channel, outcome)
+        return MemoReport(memo.key, final, reply=outcome["text"])
+
+    def _recover(self, memo: Memo, reply_ts: str) -> MemoReport:
+        """Our reply is already in the thread (a crash after posting, or a lost database)."""
+        kind = (memo.outcome or {}).get("kind")
+        final = Status.FAILED if kind == "review" else Status.DONE
+        memo = self.state.move(
+            memo, final, "our reply was already in the thread", reply_ts=reply_ts
+        )
+        if final is Status.FAILED and not memo.alerted and memo.outcome:
+            self._alert(memo, memo.outcome)
+        return MemoReport(memo.key, final, detail="already answered by CreditBot")
+
+    def _finish(self, memo: Memo, channel: Channel, outcome: dict[str, Any]) -> None:
+        self.slack.react(channel.id, memo.ts, "eyes", add=False)
+        self.slack.react(
+            channel.id, memo.ts, "white_check_mark" if outcome["kind"] == "approved" else "x"
+        )
+        if outcome["kind"] == "review":
+            self._alert(memo, outcome)
+        self._write_summary(memo, outcome)
+
+    def _alert(self, memo: Memo, outcome: dict[str, Any]) -> None:
+        user = self.settings.slack_alert_user
+        if not user or memo.alerted:
+            return
+        try:
+            self.slack.dm(user, alert_text(memo.permalink or memo.key, outcome.get("problems", [])))
+        except (SlackApiError, SlackUnavailable) as exc:
+            log.error("could not DM %s about %s: %s", user, memo.key, exc)
+            return
+        self.state.move(memo, memo.status, "alert sent", alerted=True)
+
+    def _pending(
+        self,
+        memo: Memo,
+        channel: Channel,
+        exc: CreditBotError,
+        timings: dict[str, float],
+        *,
+        transient: bool | None = None,
+    ) -> MemoReport:
+        """Leave the memo for a later cycle, or give up on it after the configured attempts."""
+        if not self.dry_run:
+            self.slack.react(channel.id, memo.ts, "eyes", add=False)
+        if isinstance(exc, SessionExpired):
+            self._session_dead = True
+            self.report.session_expired = True
+            self.state.move(
+                memo,
+                Status.NEEDS_LOGIN,
+                str(exc),
+                error=str(exc),
+                error_kind=exc.kind,
+                timings=timings,
+            )
+            return MemoReport(memo.key, Status.NEEDS_LOGIN, detail=str(exc))
+        attempts = memo.attempts + 1
+        if attempts >= self.settings.retry.max_attempts:
+            problem = f"{exc} (gave up after {attempts} attempts)"
+            outcome = self._review_outcome([], (_name_link(exc, problem),))
+            memo = self.state.move(
+                memo,
+                Status.COMPUTED,
+                problem,
+                attempts=attempts,
+                error=str(exc),
+                error_kind=exc.kind,
+                outcome=outcome,
+                timings=timings,
+            )
+            return self._post(memo, channel, outcome, timings)
+        delay = self.settings.retry.delay(attempts)
+        self.state.move(
+            memo,
+            Status.RETRY,
+            str(exc),
+            attempts=attempts,
+            next_try_at=time.time() + delay,
+            error=str(exc),
+            error_kind=exc.kind,
+            timings=timings,
+        )
+        log.warning("memo %s: %s; retry %d in %.0f s", memo.key, exc, attempts, delay)
+        return MemoReport(memo.key, Status.RETRY, detail=str(exc))
+
+    # --- the Looker session -----------------------------------------------------------------
+
+    def _looker(self) -> LookerBrowser:
+        """The cycle's one browser context, started on the first link that needs it."""
+        if self._session_dead:
+            raise SessionExpired(
+                "the session expired earlier in this cycle", url=self.settings.looker_base_url
+            )
+        if self._browser is None:
+            try:
+                stored = self.sessions.load()
+            except SessionStoreError as exc:
+                raise NoSession(str(exc), url=self.settings.looker_base_url) from None
+            if stored is None:
+                raise NoSession(
+                    "no Looker session is stored: run `python main.py login`",
+                    url=self.settings.looker_base_url,
+                )
+            self._browser = LookerBrowser(
+                self.settings,
+                stored.state,
+                playwright=self.playwright,
+                headed=self.headed,
+                slow_mo=self.slow_mo,
+                trace=self.trace,
+            )
+        return self._browser
+
+    def _session_ok(self) -> None:
+        if self.state.get_meta(TOLD_EXPIRED) and not self.dry_run:
+            self.state.set_meta(TOLD_EXPIRED, None)
+
+    def after_memos(self) -> None:
+        """One DM per expiry (the mark survives restarts), and one warning before it comes."""
+        if self.dry_run or not self.settings.slack_alert_user:
+            return
+        if self._session_dead and not self.state.get_meta(TOLD_EXPIRED):
+            try:
+                self.slack.dm(
+                    self.settings.slack_alert_user,
+                    session_expired_text(self.settings.looker_base_url),
+                )
+            except (SlackApiError, SlackUnavailable) as exc:
+                log.error("could not DM about the expired session: %s", exc)
+            else:
+                self.state.set_meta(TOLD_EXPIRED, f"{time.time():.0f}")
+        self.warn_if_expiring()
+
+    def warn_if_expiring(self) -> None:
+        try:
+            stored = self.sessions.load()
+        except SessionStoreError:
+            return
+        if stored is None or stored.expires_at is None:
+            return
+        left = stored.expires_at - time.time()
+        told_for = self.state.get_meta(TOLD_EXPIRING)
+        if (
+            0 < left <= self.settings.session_warning_hours * 3600
+            and told_for != f"{stored.saved_at:.0f}"
+        ):
+            when = time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(stored.expires_at))
+            try:
+                self.slack.dm(
+                    self.settings.slack_alert_user or "",
+                    session_expiring_text(self.settings.looker_base_url, f"at {when}"),
+                )
+            except (SlackApiError, SlackUnavailable) as exc:
+                log.error("could not DM about the expiring session: %s", exc)
+                return
+            self.state.set_meta(TOLD_EXPIRING, f"{stored.saved_at:.0f}")
+
+    # --- summaries --------------------------------------------------------------------------
+
+    def _write_summary(self, memo: Memo, outcome: dict[str, Any]) -> None:
+        """A compact JSON record per memo for people and audits (no SQL text, no secrets)."""
+        folder = self.settings.data_dir / "summaries"
+        folder.mkdir(parents=True, exist_ok=True)
+        summary = {
+            "memo": memo.key,
+            "permalink": memo.permalink,
+            "status": str(memo.status),
+            "reply_ts": memo.reply_ts,
+            "outcome": outcome["kind"],
+            "text": outcome["text"],
+            "total": outcome.get("total"),
+            "problems": outcome.get("problems", []),
+            "links": outcome.get("links", []),
+            "timings": memo.timings,
+        }
+        path = folder / f"{memo.channel}-{memo.ts}.json"
+        path.write_text(
+            json.dumps(summary, indent=2, default=_json_default) + "\n", encoding="utf-8"
+        )
+
+
+def _ctx(exc: CreditBotError) -> dict[str, Any]:
+    return {k: v for k, v in exc.context.items() if k in ("trace", "cell", "ename", "output_path")}
+
+
+def _name_link(exc: CreditBotError, problem: str) -> str:
+    url = exc.context.get("url")
+    return f"{url}: {problem}" if url else problem
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, Decimal | Path):
+        return str(value)
+    raise TypeError(type(value).__name__)
