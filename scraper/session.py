@@ -11,6 +11,7 @@ owner-only, in the data dir.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from worker.settings import Settings, origin_of
 log = logging.getLogger(__name__)
 TRACE_BUDGET_BYTES = 25 * 1024 * 1024
 BLOCKED_PAGE = "<!doctype html><title>Blocked</title><h1>Blocked by CreditBot</h1>"
+HOP_PAGE = "<!doctype html><title>Redirecting</title><script>location.replace({target})</script>"
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,15 @@ class LookerBrowser:
                 log.warning("blocked a redirect from %s to %s", _no_query(url), _no_query(target))
                 route.fulfill(status=200, content_type="text/html", body=BLOCKED_PAGE)
                 return
+            # Chromium follows a redirect without asking `route` again, so hop by a client-side
+            # navigation instead: the next hop comes back through this guard.
+            route.fulfill(
+                status=200,
+                content_type="text/html",
+                headers={"cache-control": "no-store"},
+                body=HOP_PAGE.format(target=json.dumps(target)),
+            )
+            return
         route.fulfill(response=response)
 
     # --- reading one link -------------------------------------------------------------------
@@ -190,20 +201,11 @@ class LookerBrowser:
         explore = ExplorePage(page, self.settings.looker, self.origin, url)
         try:
             response = page.goto(url, wait_until="domcontentloaded")
-            if explore.on_signin_page():
-                raise SessionExpired(
-                    "Looker asked for a sign-in: the stored session has expired", url=url
-                )
-            if self._blocked_navigation:
-                raise BlockedRequest(
-                    f"the page redirected outside Looker, to {_no_query(self._blocked_navigation)}",
-                    url=url,
-                )
             if response is not None and response.status >= 500:
                 raise LookerUnavailable(f"Looker answered HTTP {response.status}", url=url)
             if response is not None and response.status == 404:
                 raise QueryNotFound("Looker answered HTTP 404", url=url)
-            explore.wait_ready()
+            explore.wait_ready(self._raise_if_blocked)
             sql = explore.read_sql()
             if explore.on_signin_page():
                 raise SessionExpired("Looker asked for a sign-in while reading the SQL", url=url)
@@ -222,6 +224,13 @@ class LookerBrowser:
                     "Looker asked for a sign-in: the stored session has expired", url=url
                 ) from None
             raise BrowserCrashed(f"the browser failed: {_first_line(exc)}", url=url) from None
+
+    def _raise_if_blocked(self, url: str) -> None:
+        if self._blocked_navigation:
+            raise BlockedRequest(
+                f"the page redirected outside Looker, to {_no_query(self._blocked_navigation)}",
+                url=url,
+            )
 
     def _keep_failure(self, page: Any, url: str, exc: BaseException) -> str | None:
         """Trace and screenshot of a failed link, owner-only; the trace within a size budget."""

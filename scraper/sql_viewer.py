@@ -40,7 +40,7 @@ el => {
 """
 
 COLLECT_VISIBLE = """
-([el, rowSel, lineSel, numSel]) => {
+(el, [rowSel, lineSel, numSel]) => {
   const rows = [];
   for (const row of el.querySelectorAll(rowSel)) {
     const num = row.querySelector(numSel), line = row.querySelector(lineSel);
@@ -52,7 +52,7 @@ COLLECT_VISIBLE = """
 """
 
 SCROLL = """
-([el, to]) => {
+(el, to) => {
   el.scrollTop = to === null ? el.scrollTop + Math.max(el.clientHeight * 0.8, 1) : to;
   return new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(() =>
     resolve([el.scrollTop, el.clientHeight, el.scrollHeight]))));
@@ -94,7 +94,7 @@ class SqlViewer:
         lines: dict[int, str] = {}
         position: float | None = 0
         for _ in range(10_000):
-            top, height, total = scroller.evaluate(SCROLL, [position])
+            top, height, total = scroller.evaluate(SCROLL, position)
             for num, text in self.viewer.evaluate(COLLECT_VISIBLE, [row, line, number]):
                 if num.isdigit():
                     lines[int(num)] = text

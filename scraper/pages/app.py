@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Locator, Page
@@ -33,8 +34,9 @@ class AppPage:
             return True
         return urlsplit(current).path.startswith(SIGNIN_PATHS)
 
-    def wait_ready(self) -> None:
-        """Wait until the app has drawn, or fail typed: signed out, or too slow."""
+    def wait_ready(self, check: Callable[[str], None] | None = None) -> None:
+        """Wait until the app has drawn, or fail typed: signed out, or too slow. Redirects may
+        still be hopping, so `check` (the caller's own guard) runs on every poll."""
         deadline = time.monotonic() + self.policy.navigation_timeout_ms / 1000
         ready = self.element("app_ready")
         while time.monotonic() < deadline:
@@ -42,6 +44,8 @@ class AppPage:
                 raise SessionExpired(
                     "Looker asked for a sign-in: the stored session has expired", url=self.url
                 )
+            if check is not None:
+                check(self.url)
             if ready.count():
                 return
             self.page.wait_for_timeout(100)
