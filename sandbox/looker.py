@@ -58,8 +58,8 @@ class _Query:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, sandbox: LookerSandbox, label: str, role: str) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, sandbox: LookerSandbox, label: str, role: str, port: int) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.sandbox = sandbox
         self.label = label
         self.role = role
@@ -134,6 +134,8 @@ class LookerSandbox:
         render_delay_ms: int = 150,
         session_ttl_seconds: int = 8 * 3600,
         editor_visible_lines: int = 18,
+        app_port: int = 0,
+        idp_port: int = 0,
     ) -> None:
         if viewer not in ("pre", "editor"):
             raise ValueError(f"viewer must be 'pre' or 'editor', not {viewer!r}")
@@ -142,6 +144,7 @@ class LookerSandbox:
         self.render_delay_ms = render_delay_ms
         self.session_ttl_seconds = session_ttl_seconds
         self.editor_visible_lines = editor_visible_lines
+        self.ports = (app_port, idp_port)
         self.base_url = ""
         self.idp_url = ""
         self.sessions_issued = 0
@@ -163,8 +166,8 @@ class LookerSandbox:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> LookerSandbox:
-        app = _Server(self, "127.0.0.1", "app")
-        idp = _Server(self, "localhost", "idp")
+        app = _Server(self, "127.0.0.1", "app", self.ports[0])
+        idp = _Server(self, "localhost", "idp", self.ports[1])
         self._servers = [app, idp]
         self.base_url = f"http://127.0.0.1:{app.server_address[1]}"
         self.idp_url = f"http://localhost:{idp.server_address[1]}"

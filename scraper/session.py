@@ -161,6 +161,23 @@ class LookerBrowser:
             return
         route.fulfill(response=response)
 
+    def check_signed_in(self) -> None:
+        """Open Looker's home page headlessly; raise `SessionExpired` if it asks for a sign-in."""
+        page = self._ensure_context().new_page()
+        self._blocked_navigation = None
+        try:
+            page.goto(self.settings.looker_base_url, wait_until="domcontentloaded")
+            ExplorePage(
+                page, self.settings.looker, self.origin, self.settings.looker_base_url
+            ).wait_ready(self._raise_if_blocked)
+        except PlaywrightTimeout:
+            raise ScrapeTimeout(
+                "Looker did not answer", url=self.settings.looker_base_url
+            ) from None
+        finally:
+            with contextlib.suppress(PlaywrightError):
+                page.close()
+
     # --- reading one link -------------------------------------------------------------------
 
     def read_sql(self, link: LookerLink) -> ScrapedQuery:
