@@ -8,7 +8,7 @@ none of whose links is routed to a product.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from bot.links import LookerLink
@@ -59,7 +59,7 @@ def decide(results: list[LinkResult]) -> Decision:
     if problems:
         return Decision(False, None, tuple(problems))
     total = sum((r.credit for r in routed if r.credit is not None), Decimal(0))
-    return Decision(True, total.quantize(CENT), ())
+    return Decision(True, total.quantize(CENT, rounding=ROUND_HALF_UP), ())
 
 
 def check_credit(credit: Decimal | None, fraud_spend: Decimal | None) -> str | None:

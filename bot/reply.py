@@ -6,7 +6,7 @@ the desk's existing habits and searches keep working; the Block Kit breakdown is
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from bot.decision import CENT, LinkResult
@@ -16,7 +16,7 @@ LOGIN_COMMAND = "python main.py login"
 
 def money(amount: Decimal) -> str:
     """US dollars with thousands separators and cents: Decimal('4948.8') -> '$4,948.80'."""
-    quantized = amount.quantize(CENT)
+    quantized = amount.quantize(CENT, rounding=ROUND_HALF_UP)
     sign = "-" if quantized < 0 else ""
     return f"{sign}${abs(quantized):,.2f}"
 

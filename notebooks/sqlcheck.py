@@ -54,7 +54,9 @@ def dialect_for(warehouse_url: object, configured: str | None) -> str:
 def check_read_only(sql: str, dialect: str) -> None:
     """Raise `UnsafeSQL` (saying why) unless `sql` is exactly one SELECT or WITH statement."""
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+        parsed = sqlglot.parse(sql, read=dialect)
+        # A comment after the last `;` parses as a bare Semicolon: it is not a statement.
+        statements = [s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)]
     except ParseError as exc:
         first = exc.errors[0]["description"] if exc.errors else str(exc).splitlines()[0]
         raise UnsafeSQL(

@@ -160,6 +160,7 @@ class LookerSandbox:
         self._login_states: dict[str, str] = {}  # opaque state -> return_to
         self._codes: dict[str, float] = {}  # authorization code -> expiry
         self._faults: list[int] = []
+        self._expire_countdown: int | None = None
         self._delays: list[int] = []
         self._servers: list[_Server] = []
 
@@ -269,6 +270,21 @@ class LookerSandbox:
             "sameSite": "Lax",
         }
         return {"cookies": [cookie], "origins": []}
+
+    def expire_after(self, sql_reads: int) -> None:
+        """Expire every session once `sql_reads` more queries have been served: a session that
+        dies in the middle of a cycle."""
+        with self._lock:
+            self._expire_countdown = sql_reads
+
+    def _count_sql_read(self) -> None:
+        with self._lock:
+            if self._expire_countdown is None:
+                return
+            self._expire_countdown -= 1
+            if self._expire_countdown <= 0:
+                self._expire_countdown = None
+                self._sessions.clear()
 
     def reset_requests(self) -> None:
         with self._lock:
@@ -397,6 +413,7 @@ class LookerSandbox:
                 h.json(404, {"error": "not_found"})
             else:
                 h.json(200, {"qid": parts[3], "sql": query.sql})
+                self._count_sql_read()
         else:
             h.json(404, {"error": "not_found"})
 

@@ -208,11 +208,17 @@ class LookerBrowser:
                 exc.context["trace"] = trace
             raise
         else:
-            context.tracing.stop_chunk()
+            kept = self._trace_path(link.url) if self.trace else None
+            context.tracing.stop_chunk(path=str(kept) if kept else None)
+            if kept:
+                kept.chmod(0o600)
+                log.info("trace of %s: %s", link.url, kept)
         finally:
             with contextlib.suppress(PlaywrightError):
                 page.close()
-        return ScrapedQuery(link.url, final_url, sql, time.monotonic() - started)
+        return ScrapedQuery(
+            link.url, final_url, sql, time.monotonic() - started, str(kept) if kept else None
+        )
 
     def _read(self, page: Any, url: str) -> tuple[str, str]:
         explore = ExplorePage(page, self.settings.looker, self.origin, url)
@@ -253,10 +259,8 @@ class LookerBrowser:
         """Trace and screenshot of a failed link, owner-only; the trace within a size budget."""
         if self._context is None:
             return None
-        self.artifacts_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        stem = self.artifacts_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(url)}"
-        trace_path = stem.with_suffix(".trace.zip")
-        shot_path = stem.with_suffix(".png")
+        trace_path = self._trace_path(url)
+        shot_path = trace_path.with_name(trace_path.name.replace(".trace.zip", ".png"))
         try:
             page.screenshot(path=str(shot_path), full_page=True)
             shot_path.chmod(0o600)
@@ -272,6 +276,15 @@ class LookerBrowser:
             return str(shot_path) if shot_path.exists() else None
         log.info("kept a trace of the failed link: %s (%s)", trace_path, type(exc).__name__)
         return str(trace_path)
+
+    def _trace_path(self, url: str) -> Path:
+        """Owner-only folder; one name per link and moment."""
+        self.artifacts_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.artifacts_dir.chmod(0o700)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        return (
+            self.artifacts_dir / f"{stamp}-{time.monotonic_ns() % 10**6:06d}-{_slug(url)}.trace.zip"
+        )
 
 
 def _slug(url: str) -> str:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -37,7 +38,8 @@ from notebooks.runner import run_notebook
 from notebooks.sqlcheck import check_read_only, dialect_for
 from scraper.session import LookerBrowser
 from state.store import Memo, StateStore, Status
-from worker.errors import CreditBotError, NoSession, SessionExpired
+from worker.errors import CreditBotError, NoSession, SessionExpired, UsageError
+from worker.failpoints import failpoint
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -83,8 +85,10 @@ class Cycle:
         slow_mo: float = 0,
         trace: bool = False,
         dry_run: bool = False,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
+        self.should_stop = should_stop or (lambda: False)
         self.slack = slack
         self.state = state
         self.sessions = sessions
@@ -109,6 +113,9 @@ class Cycle:
         self.report.timings["poll"] = round(time.monotonic() - started, 3)
         try:
             for memo in self.state.actionable(channel.id):
+                if self.should_stop():
+                    log.info("stop requested: leaving the remaining memos for the next run")
+                    break
                 self.report.memos.append(self.process(memo, channel, me))
         finally:
             if self._browser is not None:
@@ -147,11 +154,25 @@ class Cycle:
     # --- one memo ---------------------------------------------------------------------------
 
     def process(self, memo: Memo, channel: Channel, me: Identity) -> MemoReport:
+        """One memo; whatever goes wrong stays with this memo, recorded, and not the cycle's."""
         try:
             return self._process(memo, channel, me)
         except SlackUnavailable as exc:
             log.warning("Slack trouble on memo %s, will resume next cycle: %s", memo.key, exc)
             return MemoReport(memo.key, memo.status, detail=str(exc))
+        except UsageError:
+            raise
+        except SlackApiError as exc:
+            problem = CreditBotError(f"Slack refused a call: {exc.response.get('error')}")
+        except Exception as exc:
+            log.exception("unexpected failure on memo %s", memo.key)
+            problem = CreditBotError(f"unexpected {type(exc).__name__} while handling the memo")
+        current = self.state.get(memo.channel, memo.ts) or memo
+        try:
+            return self._pending(current, channel, problem, dict(current.timings))
+        except (SlackUnavailable, SlackApiError) as exc:
+            log.warning("memo %s left for the next cycle: %s", memo.key, exc)
+            return MemoReport(memo.key, current.status, detail=str(problem))
 
     def _process(self, memo: Memo, channel: Channel, me: Identity) -> MemoReport:
         timings: dict[str, float] = dict(memo.timings)
@@ -161,17 +182,15 @@ class Cycle:
         )
         timings["thread_check"] = round(time.monotonic() - mark, 3)
         if thread.own_reply_ts:
-            return self._recover(memo, thread.own_reply_ts)
+            return self._recover(memo, channel, thread.own_reply_ts)
         if thread.deleted:
-            self.state.move(memo, Status.SKIPPED, "the memo was deleted")
+            self._to(memo, Status.SKIPPED, "the memo was deleted")
             return MemoReport(memo.key, Status.SKIPPED, detail="memo deleted")
         if thread.person_answer and self.settings.skip_answered_by_person:
-            self.state.move(memo, Status.SKIPPED, "a person already answered in the thread")
+            self._to(memo, Status.SKIPPED, "a person already answered in the thread")
             return MemoReport(memo.key, Status.SKIPPED, detail="answered by a person")
         if memo.permalink is None:
-            memo = self.state.move(
-                memo, memo.status, permalink=self.slack.permalink(channel.id, memo.ts)
-            )
+            memo = self._to(memo, memo.status, permalink=self.slack.permalink(channel.id, memo.ts))
 
         if memo.status in (Status.COMPUTED, Status.POSTING) and memo.outcome:
             return self._post(memo, channel, memo.outcome, timings)
@@ -186,24 +205,25 @@ class Cycle:
                 ),
             )
             return self._post(
-                self.state.move(memo, Status.COMPUTED, outcome=outcome), channel, outcome, timings
+                self._to(memo, Status.COMPUTED, outcome=outcome), channel, outcome, timings
             )
 
-        memo = self.state.move(memo, Status.CLAIMED, "working")
+        # A memo whose SQL was read before a crash resumes at the notebooks.
+        scraped = (memo.outcome or {}).get("scraped") if memo.status == Status.SCRAPED else None
+        if scraped is None:
+            memo = self._to(memo, Status.CLAIMED, "working")
         if not self.dry_run:
             self.slack.react(channel.id, memo.ts, "eyes")
-
-        scraped = (memo.outcome or {}).get("scraped") if memo.status == Status.SCRAPED else None
         try:
             if scraped is None:
                 scraped = self._scrape(links, timings)
-                memo = self.state.move(memo, Status.SCRAPED, outcome={"scraped": scraped})
+                memo = self._to(memo, Status.SCRAPED, outcome={"scraped": scraped})
             results = self._compute(memo, links, scraped, timings)
         except CreditBotError as exc:
             return self._pending(memo, channel, exc, timings)
         decision = decide(results)
         outcome = self._outcome(decision, results)
-        memo = self.state.move(memo, Status.COMPUTED, outcome=outcome, timings=timings)
+        memo = self._to(memo, Status.COMPUTED, outcome=outcome, timings=timings)
         return self._post(memo, channel, outcome, timings)
 
     def _scrape(self, links: list[LookerLink], timings: dict[str, float]) -> list[dict[str, Any]]:
@@ -311,7 +331,7 @@ class Cycle:
         final = Status.DONE if outcome["kind"] == "approved" else Status.FAILED
         if self.dry_run:
             return MemoReport(memo.key, f"would post ({outcome['kind']})", reply=outcome["text"])
-        memo = self.state.move(memo, Status.POSTING, outcome=outcome, timings=timings)
+        memo = self._to(memo, Status.POSTING, outcome=outcome, timings=timings)
         mark = time.monotonic()
         try:
             reply_ts = self.slack.post_reply(
@@ -333,22 +353,21 @@ class Cycle:
                 channel,
                 CreditBotError(f"Slack refused the reply: {exc.response.get('error')}"),
                 timings,
-                transient=True,
             )
+        failpoint("after_slack_accepted")
         timings["post"] = round(time.monotonic() - mark, 3)
-        memo = self.state.move(memo, final, reply_ts=reply_ts, timings=timings, error=None)
+        memo = self._to(memo, final, reply_ts=reply_ts, timings=timings, error=None)
         self._finish(memo, channel, outcome)
         return MemoReport(memo.key, final, reply=outcome["text"])
 
-    def _recover(self, memo: Memo, reply_ts: str) -> MemoReport:
-        """Our reply is already in the thread (a crash after posting, or a lost database)."""
-        kind = (memo.outcome or {}).get("kind")
-        final = Status.FAILED if kind == "review" else Status.DONE
-        memo = self.state.move(
-            memo, final, "our reply was already in the thread", reply_ts=reply_ts
-        )
-        if final is Status.FAILED and not memo.alerted and memo.outcome:
-            self._alert(memo, memo.outcome)
+    def _recover(self, memo: Memo, channel: Channel, reply_ts: str) -> MemoReport:
+        """Our reply is already in the thread (a crash after posting, or a lost database):
+        record it, and finish what the dead run could not (reactions, DM, summary)."""
+        outcome = memo.outcome if memo.outcome and "kind" in memo.outcome else None
+        final = Status.FAILED if outcome and outcome["kind"] == "review" else Status.DONE
+        memo = self._to(memo, final, "our reply was already in the thread", reply_ts=reply_ts)
+        if outcome and not self.dry_run:
+            self._finish(memo, channel, outcome)
         return MemoReport(memo.key, final, detail="already answered by CreditBot")
 
     def _finish(self, memo: Memo, channel: Channel, outcome: dict[str, Any]) -> None:
@@ -362,14 +381,14 @@ class Cycle:
 
     def _alert(self, memo: Memo, outcome: dict[str, Any]) -> None:
         user = self.settings.slack_alert_user
-        if not user or memo.alerted:
+        if not user or memo.alerted or self.dry_run:
             return
         try:
             self.slack.dm(user, alert_text(memo.permalink or memo.key, outcome.get("problems", [])))
         except (SlackApiError, SlackUnavailable) as exc:
             log.error("could not DM %s about %s: %s", user, memo.key, exc)
             return
-        self.state.move(memo, memo.status, "alert sent", alerted=True)
+        self._to(memo, memo.status, "alert sent", alerted=True)
 
     def _pending(
         self,
@@ -377,8 +396,6 @@ class Cycle:
         channel: Channel,
         exc: CreditBotError,
         timings: dict[str, float],
-        *,
-        transient: bool | None = None,
     ) -> MemoReport:
         """Leave the memo for a later cycle, or give up on it after the configured attempts."""
         if not self.dry_run:
@@ -386,7 +403,7 @@ class Cycle:
         if isinstance(exc, SessionExpired):
             self._session_dead = True
             self.report.session_expired = True
-            self.state.move(
+            self._to(
                 memo,
                 Status.NEEDS_LOGIN,
                 str(exc),
@@ -399,7 +416,7 @@ class Cycle:
         if attempts >= self.settings.retry.max_attempts:
             problem = f"{exc} (gave up after {attempts} attempts)"
             outcome = self._review_outcome([], (_name_link(exc, problem),))
-            memo = self.state.move(
+            memo = self._to(
                 memo,
                 Status.COMPUTED,
                 problem,
@@ -411,7 +428,7 @@ class Cycle:
             )
             return self._post(memo, channel, outcome, timings)
         delay = self.settings.retry.delay(attempts)
-        self.state.move(
+        self._to(
             memo,
             Status.RETRY,
             str(exc),
@@ -423,6 +440,12 @@ class Cycle:
         )
         log.warning("memo %s: %s; retry %d in %.0f s", memo.key, exc, attempts, delay)
         return MemoReport(memo.key, Status.RETRY, detail=str(exc))
+
+    def _to(self, memo: Memo, status: Status, note: str | None = None, **fields: Any) -> Memo:
+        """Record a transition; the failpoint after it lets tests kill the worker right there."""
+        moved = self.state.move(memo, status, note, **fields)
+        failpoint(f"after_{status}")
+        return moved
 
     # --- the Looker session -----------------------------------------------------------------
 

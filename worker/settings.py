@@ -193,6 +193,12 @@ def load_settings(
     template = str(reply.get("template", DEFAULT_TEMPLATE))
     if "{total}" not in template:
         raise SettingsError("reply.template", "must contain {total}")
+    try:  # fail now, not when the first approval is about to be posted
+        template.format(total="$0.00")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise SettingsError(
+            "reply.template", f"only {{total}} can be filled in ({type(exc).__name__}: {exc})"
+        ) from None
     selectors = {**DEFAULT_SELECTORS}
     for name, spec in _table(looker, "selectors", config_path).items():
         if not isinstance(spec, dict) or not ({"role", "label", "css", "text"} & spec.keys()):

@@ -1,0 +1,121 @@
+"""CreditBot's command line: a thin layer over `worker.commands`.
+
+Exit status: 0 when the command did its job (a cycle in which a memo failed still ran), 2 for
+bad usage or settings (the message names the setting), 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from worker.errors import AnotherWorkerRunning, CreditBotError, UsageError
+
+log = logging.getLogger("creditbot")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python main.py",
+        description="Answers credit memos in Slack from Looker's SQL and a credit notebook.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def browser_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--headed", action="store_true", help="show the browser (slow motion)")
+        p.add_argument(
+            "--slow-mo", type=float, default=None, metavar="MS", help="delay per browser action"
+        )
+        p.add_argument(
+            "--trace",
+            action="store_true",
+            help="keep a Playwright trace of every link (failed links always keep one)",
+        )
+
+    sub.add_parser("demo", help="the whole cycle on the built-in sandbox, no credentials")
+    p = sub.add_parser("once", help="one poll-and-process cycle, then exit")
+    p.add_argument("--dry-run", action="store_true", help="post nothing, change no state")
+    p.add_argument("--wait", action="store_true", help="wait for another running worker")
+    browser_flags(p)
+    p = sub.add_parser("run", help="poll every POLL_SECONDS until SIGINT/SIGTERM")
+    p.add_argument("--wait", action="store_true", help="wait for another running worker")
+    browser_flags(p)
+    p = sub.add_parser("login", help="sign in to Looker through SSO and keep the session")
+    p.add_argument("--from-file", type=Path, metavar="PATH", help="import a storage-state JSON")
+    p.add_argument(
+        "--timeout", type=float, default=600, metavar="SECONDS", help="how long to wait (600)"
+    )
+    p = sub.add_parser("scrape", help="print the SQL behind one Looker link")
+    p.add_argument("url", metavar="URL")
+    browser_flags(p)
+    sub.add_parser("session", help="is a session stored, until when, does it work now")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from worker import commands
+    from worker.logs import setup_logging
+    from worker.settings import load_settings
+
+    try:
+        if args.command == "demo":
+            from worker.demo import demo
+
+            setup_logging(None, verbose=args.verbose)
+            return demo()
+        settings = load_settings()
+        setup_logging(settings.data_dir, verbose=args.verbose)
+        browser = commands.BrowserOptions(
+            headed=getattr(args, "headed", False),
+            slow_mo=args.slow_mo
+            if getattr(args, "slow_mo", None) is not None
+            else (250 if getattr(args, "headed", False) else 0),
+            trace=getattr(args, "trace", False),
+        )
+        if args.command == "once":
+            report = commands.once(settings, dry_run=args.dry_run, browser=browser, wait=args.wait)
+            for memo in report.memos:
+                print(f"{memo.key}: {memo.status}" + (f": {memo.reply}" if memo.reply else ""))
+            print(report.line())
+        elif args.command == "run":
+            commands.run(settings, browser=browser, wait=args.wait)
+        elif args.command == "login":
+            stored, where = commands.login(
+                settings, from_file=args.from_file, timeout_seconds=args.timeout
+            )
+            print(f"Looker session stored in {where}; expires {commands.when(stored.expires_at)}")
+        elif args.command == "scrape":
+            print(commands.scrape(settings, args.url, browser=browser))
+        elif args.command == "session":
+            status = commands.session_status(settings)
+            print(f"stored:  {'yes' if status.stored else 'no'} ({status.where})")
+            if status.stored:
+                print(f"saved:   {commands.when(status.saved_at)}")
+                print(f"expires: {commands.when(status.expires_at)}")
+                print(
+                    f"works:   {'yes' if status.works else 'no'}"
+                    + (f" ({status.problem})" if status.problem else "")
+                )
+            if status.exit_code:
+                print("run `python main.py login` to sign in again", file=sys.stderr)
+            return status.exit_code
+    except AnotherWorkerRunning as exc:
+        print(exc, file=sys.stderr)
+        return 0
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except CreditBotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""A whole world for integration tests: local Slack, local Looker, demo warehouse, settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from auth.store import SessionStore
+from bot.reply import money
+from sandbox.looker import LookerSandbox
+from sandbox.queries import DemoQuery, demo_queries, fraud_spend
+from sandbox.slack import ANALYST, MEMO_CHANNEL_ID, SlackSandbox, slack_link
+from tests.credit_formula import expected_credit
+from worker.demo import demo_environ
+from worker.settings import RetryPolicy, Settings, load_settings
+
+
+@dataclass
+class World:
+    slack: SlackSandbox
+    looker: LookerSandbox
+    warehouse: Path
+    settings: Settings
+    env: dict[str, str]
+
+    def sign_in(self) -> None:
+        """Store a fresh Looker session, as `login` would."""
+        store = SessionStore(self.settings.data_dir, looker_origin=self.settings.looker_origin)
+        store.save(self.looker.storage_state())
+
+    def query_url(self, key: str) -> tuple[str, DemoQuery]:
+        query = demo_queries()[key]
+        qid = self.looker.add_query(
+            query.sql, model=query.model, view=query.view, title=query.title
+        )
+        return self.looker.explore_url(qid), query
+
+    def spend(self, query: DemoQuery) -> Decimal:
+        return fraud_spend(query, self.warehouse)
+
+    def credit(self, product: str, query: DemoQuery) -> Decimal:
+        return expected_credit(product, query.sql, self.warehouse)
+
+    def memo(self, *keys: str, label: bool = True, **post: Any) -> dict[str, Any]:
+        """A person's memo with one `Fraud spend: <url|$X>` line per query key."""
+        lines = []
+        for key in keys:
+            url, query = self.query_url(key)
+            lines.append(
+                f"Fraud spend: {slack_link(url, money(self.spend(query)) if label else None)}"
+            )
+        return self.slack.post(ANALYST, "SMS pumping memo\n" + "\n".join(lines), **post)
+
+    def replies(self, ts: str) -> list[dict[str, Any]]:
+        return self.slack.thread(MEMO_CHANNEL_ID, ts)[1:]
+
+    def bot_replies(self, ts: str) -> list[dict[str, Any]]:
+        return [m for m in self.replies(ts) if m.get("bot_id") == "B0CREDITBOT"]
+
+
+def make_world(
+    slack: SlackSandbox, looker: LookerSandbox, warehouse: Path, data_dir: Path, **overrides: Any
+) -> World:
+    env = demo_environ(slack, looker, data_dir, warehouse)
+    settings = load_settings(env, dotenv=None)
+    settings = replace(
+        settings,
+        looker=replace(settings.looker, navigation_timeout_ms=10_000, element_timeout_ms=5_000),
+        retry=RetryPolicy(max_attempts=3, backoff_seconds=0, backoff_max_seconds=0),
+        **overrides,
+    )
+    return World(slack, looker, warehouse, settings, env)

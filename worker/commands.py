@@ -1,0 +1,263 @@
+"""The library core behind each command of main.py, callable from tests as from the CLI."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+from playwright.sync_api import Page, Playwright
+
+from auth.login import capture, import_file
+from auth.store import SessionStore, SessionStoreError, Stored
+from bot.links import LookerLink, classify
+from bot.slack import SlackGateway
+from scraper.session import LookerBrowser
+from state.store import StateStore
+from worker.cycle import TOLD_EXPIRED, TOLD_EXPIRING, Cycle, CycleReport
+from worker.errors import CreditBotError, UsageError
+from worker.lock import worker_lock
+from worker.logs import redactor, scrub_session
+from worker.settings import Settings, origin_of
+
+log = logging.getLogger(__name__)
+
+
+def session_store(settings: Settings) -> SessionStore:
+    store = SessionStore(
+        settings.data_dir,
+        looker_origin=settings.looker_origin,
+        allow_file_fallback=settings.session_file_fallback,
+    )
+    warning = store.warning()
+    if warning:
+        log.warning(warning)
+    return store
+
+
+def state_store(settings: Settings) -> StateStore:
+    return StateStore(settings.data_dir / "state.sqlite3")
+
+
+@dataclass(frozen=True)
+class BrowserOptions:
+    headed: bool = False
+    slow_mo: float = 0
+    trace: bool = False
+
+
+def once(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    browser: BrowserOptions = BrowserOptions(),
+    wait: bool = False,
+    playwright: Playwright | None = None,
+) -> CycleReport:
+    """One cycle under the data dir's lock. A dry run posts nothing and changes no state."""
+    settings.require_slack()
+    with worker_lock(settings.data_dir, wait=wait):
+        return _cycle(settings, dry_run=dry_run, browser=browser, playwright=playwright)
+
+
+def _cycle(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    browser: BrowserOptions = BrowserOptions(),
+    playwright: Playwright | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> CycleReport:
+    redactor.add(settings.slack_bot_token)
+    state = StateStore(Path(":memory:")) if dry_run else state_store(settings)
+    try:
+        sessions = session_store(settings)
+        try:
+            stored = sessions.load()
+            scrub_session(stored.state if stored else None)
+        except SessionStoreError:
+            pass  # the cycle reports it where a link needs the session
+        cycle = Cycle(
+            settings,
+            slack=SlackGateway(settings),
+            state=state,
+            sessions=sessions,
+            playwright=playwright,
+            headed=browser.headed,
+            slow_mo=browser.slow_mo,
+            trace=browser.trace,
+            dry_run=dry_run,
+            should_stop=should_stop,
+        )
+        return cycle.run()
+    finally:
+        state.close()
+
+
+def run(
+    settings: Settings,
+    *,
+    browser: BrowserOptions = BrowserOptions(),
+    stop: threading.Event | None = None,
+    on_report: Callable[[CycleReport], None] = lambda r: None,
+    wait: bool = False,
+) -> None:
+    """Every POLL_SECONDS until SIGINT/SIGTERM (or `stop`): one cycle at a time, misfires
+    coalesced, the first at once. A stop lets the memo in hand finish, then exits."""
+    settings.require_slack()
+    stop = stop or threading.Event()
+    with worker_lock(settings.data_dir, wait=wait):
+        scheduler = BackgroundScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
+
+        def cycle() -> None:
+            if stop.is_set():
+                return
+            report = _cycle(settings, browser=browser, should_stop=stop.is_set)
+            log.info(report.line())
+            on_report(report)
+
+        def failed(event: JobExecutionEvent) -> None:
+            log.error("cycle failed: %s", event.exception)
+            if isinstance(event.exception, UsageError):
+                stop.set()
+
+        scheduler.add_listener(failed, EVENT_JOB_ERROR)
+        scheduler.add_job(
+            cycle,
+            "interval",
+            seconds=settings.poll_seconds,
+            next_run_time=datetime.now().astimezone(),
+        )
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, lambda *_: stop.set())
+        scheduler.start()
+        try:
+            while not stop.wait(0.5):
+                pass
+            log.info("stopping: finishing the memo in hand")
+        finally:
+            scheduler.shutdown(wait=True)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def login(
+    settings: Settings,
+    *,
+    from_file: Path | None = None,
+    timeout_seconds: float = 600,
+    headed: bool = True,
+    playwright: Playwright | None = None,
+    fill: Callable[[Page], None] | None = None,
+) -> tuple[Stored, str]:
+    """Capture (or import) a session, keep it, and clear the "already told" marks."""
+    store = session_store(settings)
+    if from_file is not None:
+        state = import_file(from_file)
+    else:
+        state = capture(
+            settings,
+            timeout_seconds=timeout_seconds,
+            headed=headed,
+            playwright=playwright,
+            fill=fill,
+        )
+    scrub_session(state)
+    stored = store.save(state)
+    db = state_store(settings)
+    try:
+        db.set_meta(TOLD_EXPIRED, None)
+        db.set_meta(TOLD_EXPIRING, None)
+    finally:
+        db.close()
+    return stored, store.where()
+
+
+def scrape(
+    settings: Settings,
+    url: str,
+    *,
+    browser: BrowserOptions = BrowserOptions(),
+    playwright: Playwright | None = None,
+) -> str:
+    """The SQL behind one link, read exactly as a cycle would."""
+    if origin_of(url) != settings.looker_origin:
+        raise UsageError(
+            f"URL {url!r} is not on LOOKER_BASE_URL's origin ({settings.looker_origin}); "
+            "CreditBot never opens other hosts"
+        )
+    link = LookerLink(url, classify(url))
+    store = session_store(settings)
+    stored = store.load()
+    if stored is None:
+        raise UsageError("no Looker session is stored: run `python main.py login` first")
+    scrub_session(stored.state)
+    with LookerBrowser(
+        settings,
+        stored.state,
+        playwright=playwright,
+        headed=browser.headed,
+        slow_mo=browser.slow_mo,
+        trace=browser.trace,
+    ) as looker:
+        return looker.read_sql(link).sql
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    stored: bool
+    where: str
+    saved_at: float | None = None
+    expires_at: float | None = None
+    works: bool | None = None
+    problem: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 works; 1 stored but not working (expired); 3 nothing stored."""
+        if not self.stored:
+            return 3
+        return 0 if self.works else 1
+
+
+def session_status(settings: Settings, *, playwright: Playwright | None = None) -> SessionStatus:
+    """Is a session stored, where, until when, and does Looker accept it right now?"""
+    store = session_store(settings)
+    try:
+        stored = store.load()
+    except SessionStoreError as exc:
+        return SessionStatus(True, store.where(), works=False, problem=str(exc))
+    if stored is None:
+        return SessionStatus(False, store.where())
+    scrub_session(stored.state)
+    works, problem = _check_live(settings, stored.state, playwright)
+    return SessionStatus(True, store.where(), stored.saved_at, stored.expires_at, works, problem)
+
+
+def _check_live(
+    settings: Settings, state: dict[str, Any], playwright: Playwright | None
+) -> tuple[bool, str | None]:
+    with LookerBrowser(settings, state, playwright=playwright) as looker:
+        try:
+            looker.check_signed_in()
+        except CreditBotError as exc:
+            return False, str(exc)
+    return True, None
+
+
+def when(ts: float | None) -> str:
+    if ts is None:
+        return "unknown"
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ts))
