@@ -92,6 +92,11 @@ class SessionStore:
             return key
         try:
             stored = keyring.get_password(SERVICE, self.key_name)
+            if not stored and self.key_file.exists():
+                # Saved while there was no keyring; move the key in now that there is one.
+                stored = self.key_file.read_bytes().decode().strip()
+                keyring.set_password(SERVICE, self.key_name, stored)
+                self.key_file.unlink()
             if stored or not create:
                 return stored.encode() if stored else None
             key = Fernet.generate_key()

@@ -75,7 +75,7 @@ def approval_opening(template: str) -> str:
 
 def _is_answer(text: str, opening: str) -> bool:
     stripped = text.lstrip()
-    if opening and stripped.startswith(opening):
+    if opening and stripped.lower().startswith(opening.lower()):
         return True
     return any(re.match(rf"{word}\b", stripped, re.IGNORECASE) for word in DECLINES)
 

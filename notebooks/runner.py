@@ -10,16 +10,20 @@ a zero.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import papermill
+from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
+from traitlets import default
 
 from worker.errors import BadResult, NotebookFailed, NotebookRefused
 
@@ -43,6 +47,25 @@ _creditbot_display(
     raw=True,
 )
 """
+
+
+class LocalKernelManager(AsyncKernelManager):
+    """Talk to the kernel over owner-only Unix sockets rather than loopback TCP: no port that
+    another local user could reach (and no warning from the kernel about it)."""
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "ipc"
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        return str(Path(_socket_dir().name) / "kernel")
+
+
+@cache
+def _socket_dir() -> tempfile.TemporaryDirectory[str]:
+    """One private folder per process for kernel sockets, removed at exit."""
+    return tempfile.TemporaryDirectory(prefix="creditbot-kernels-")
 
 
 @dataclass
@@ -94,6 +117,7 @@ def run_notebook(
             kernel_name="python3",
             progress_bar=False,
             execution_timeout=timeout_seconds,
+            kernel_manager_class=LocalKernelManager,
         )
     except PapermillExecutionError as exc:
         cell = _original_index(nb, exc.cell_index)

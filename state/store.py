@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -155,10 +156,10 @@ class StateStore:
         now = time.time() if now is None else now
         rows = self.db.execute(
             "SELECT * FROM memos WHERE channel = ? AND status NOT IN (?, ?, ?) "
-            "AND next_try_at <= ? ORDER BY CAST(ts AS REAL)",
+            "AND next_try_at <= ?",
             (channel, *map(str, FINAL), now),
         ).fetchall()
-        return [_memo(r) for r in rows]
+        return sorted((_memo(r) for r in rows), key=lambda m: Decimal(m.ts))
 
     def all(self, channel: str | None = None) -> list[Memo]:
         query = "SELECT * FROM memos"
@@ -166,8 +167,8 @@ class StateStore:
         if channel:
             query += " WHERE channel = ?"
             args = (channel,)
-        rows = self.db.execute(query + " ORDER BY CAST(ts AS REAL)", args).fetchall()
-        return [_memo(r) for r in rows]
+        rows = self.db.execute(query, args).fetchall()
+        return sorted((_memo(r) for r in rows), key=lambda m: Decimal(m.ts))
 
     def counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, COUNT(*) AS n FROM memos GROUP BY status")

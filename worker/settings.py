@@ -221,7 +221,9 @@ def load_settings(
         notebook_parameter=_identifier(notebook.get("parameter", "looker"), "notebook.parameter"),
         notebook_result=_identifier(notebook.get("result", "credit_amount"), "notebook.result"),
         notebook_parameters=dict(_table(notebook, "parameters", config_path)),
-        notebook_timeout_seconds=int(_cfg_number(notebook, "timeout_seconds", 600, "notebook")),
+        notebook_timeout_seconds=int(
+            _cfg_number(notebook, "timeout_seconds", 600, "notebook", minimum=1)
+        ),
         products=_products(config.get("products", []), config_path),
         reply_template=template,
         max_links_per_memo=int(_cfg_number(memos, "max_links", 10, "memos", minimum=1)),
