@@ -14,7 +14,7 @@ from sandbox.queries import DemoQuery, demo_queries, fraud_spend
 from sandbox.slack import ANALYST, MEMO_CHANNEL_ID, SlackSandbox, slack_link
 from tests.credit_formula import expected_credit
 from worker.demo import demo_environ
-from worker.settings import RetryPolicy, Settings, load_settings
+from worker.settings import Settings, load_settings
 
 
 @dataclass
@@ -60,15 +60,25 @@ class World:
         return [m for m in self.replies(ts) if m.get("bot_id") == "B0CREDITBOT"]
 
 
+TEST_CONFIG = """
+[retry]              # retry on the very next cycle, give up after three
+max_attempts = 3
+backoff_seconds = 0
+backoff_max_seconds = 0
+
+[looker]
+navigation_timeout_ms = 10000
+element_timeout_ms = 5000
+"""
+
+
 def make_world(
     slack: SlackSandbox, looker: LookerSandbox, warehouse: Path, data_dir: Path, **overrides: Any
 ) -> World:
+    """Settings as a desk would write them (environment plus TOML), so a `main.py` subprocess
+    and an in-process cycle behave the same."""
     env = demo_environ(slack, looker, data_dir, warehouse)
-    settings = load_settings(env, dotenv=None)
-    settings = replace(
-        settings,
-        looker=replace(settings.looker, navigation_timeout_ms=10_000, element_timeout_ms=5_000),
-        retry=RetryPolicy(max_attempts=3, backoff_seconds=0, backoff_max_seconds=0),
-        **overrides,
-    )
+    with Path(env["CREDITBOT_CONFIG"]).open("a", encoding="utf-8") as toml:
+        toml.write(TEST_CONFIG)
+    settings = replace(load_settings(env, dotenv=None), **overrides)
     return World(slack, looker, warehouse, settings, env)

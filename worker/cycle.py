@@ -143,6 +143,7 @@ class Cycle:
                 "ignored_links": foreign,
             }
             if self.state.add(channel.id, message["ts"], record):
+                failpoint("after_seen")
                 new += 1
                 log.info(
                     "new memo %s/%s with %d Looker link(s)", channel.id, message["ts"], len(links)
@@ -328,7 +329,6 @@ class Cycle:
         self, memo: Memo, channel: Channel, outcome: dict[str, Any], timings: dict[str, float]
     ) -> MemoReport:
         """Post once: state says `posting` first; a lost response is checked in the thread."""
-        final = Status.DONE if outcome["kind"] == "approved" else Status.FAILED
         if self.dry_run:
             return MemoReport(memo.key, f"would post ({outcome['kind']})", reply=outcome["text"])
         memo = self._to(memo, Status.POSTING, outcome=outcome, timings=timings)
@@ -356,39 +356,48 @@ class Cycle:
             )
         failpoint("after_slack_accepted")
         timings["post"] = round(time.monotonic() - mark, 3)
-        memo = self._to(memo, final, reply_ts=reply_ts, timings=timings, error=None)
-        self._finish(memo, channel, outcome)
-        return MemoReport(memo.key, final, reply=outcome["text"])
+        memo = self._to(memo, Status.POSTING, "reply posted", reply_ts=reply_ts, timings=timings)
+        return self._finish(memo, channel, outcome, detail=None)
 
     def _recover(self, memo: Memo, channel: Channel, reply_ts: str) -> MemoReport:
         """Our reply is already in the thread (a crash after posting, or a lost database):
         record it, and finish what the dead run could not (reactions, DM, summary)."""
+        memo = self._to(memo, memo.status, "our reply is in the thread", reply_ts=reply_ts)
         outcome = memo.outcome if memo.outcome and "kind" in memo.outcome else None
-        final = Status.FAILED if outcome and outcome["kind"] == "review" else Status.DONE
-        memo = self._to(memo, final, "our reply was already in the thread", reply_ts=reply_ts)
-        if outcome and not self.dry_run:
-            self._finish(memo, channel, outcome)
-        return MemoReport(memo.key, final, detail="already answered by CreditBot")
+        if outcome is None:  # state lost: the thread is all we know, and it is answered
+            self._to(memo, Status.DONE, "answered in an earlier run")
+            return MemoReport(memo.key, Status.DONE, detail="already answered by CreditBot")
+        return self._finish(memo, channel, outcome, detail="already answered by CreditBot")
 
-    def _finish(self, memo: Memo, channel: Channel, outcome: dict[str, Any]) -> None:
+    def _finish(
+        self, memo: Memo, channel: Channel, outcome: dict[str, Any], detail: str | None
+    ) -> MemoReport:
+        """After the reply: reactions, the DM, the summary; only then is the memo final, so a
+        crash in between is finished by the next run (each step is safe to repeat)."""
+        if self.dry_run:
+            return MemoReport(memo.key, memo.status, detail=detail)
+        approved = outcome["kind"] == "approved"
         self.slack.react(channel.id, memo.ts, "eyes", add=False)
-        self.slack.react(
-            channel.id, memo.ts, "white_check_mark" if outcome["kind"] == "approved" else "x"
-        )
-        if outcome["kind"] == "review":
-            self._alert(memo, outcome)
-        self._write_summary(memo, outcome)
+        self.slack.react(channel.id, memo.ts, "white_check_mark" if approved else "x")
+        if not approved and not self._alert(memo, outcome):
+            return MemoReport(memo.key, memo.status, detail="reply posted; DM to retry")
+        final = Status.DONE if approved else Status.FAILED
+        self._write_summary(memo, outcome, final)
+        memo = self._to(memo, final, error=None)
+        return MemoReport(memo.key, final, reply=outcome["text"], detail=detail)
 
-    def _alert(self, memo: Memo, outcome: dict[str, Any]) -> None:
+    def _alert(self, memo: Memo, outcome: dict[str, Any]) -> bool:
+        """DM the alert user once per memo; False when Slack would not take it (retry later)."""
         user = self.settings.slack_alert_user
         if not user or memo.alerted or self.dry_run:
-            return
+            return True
         try:
             self.slack.dm(user, alert_text(memo.permalink or memo.key, outcome.get("problems", [])))
         except (SlackApiError, SlackUnavailable) as exc:
             log.error("could not DM %s about %s: %s", user, memo.key, exc)
-            return
+            return False
         self._to(memo, memo.status, "alert sent", alerted=True)
+        return True
 
     def _pending(
         self,
@@ -521,14 +530,14 @@ class Cycle:
 
     # --- summaries --------------------------------------------------------------------------
 
-    def _write_summary(self, memo: Memo, outcome: dict[str, Any]) -> None:
+    def _write_summary(self, memo: Memo, outcome: dict[str, Any], final: Status) -> None:
         """A compact JSON record per memo for people and audits (no SQL text, no secrets)."""
         folder = self.settings.data_dir / "summaries"
         folder.mkdir(parents=True, exist_ok=True)
         summary = {
             "memo": memo.key,
             "permalink": memo.permalink,
-            "status": str(memo.status),
+            "status": str(final),
             "reply_ts": memo.reply_ts,
             "outcome": outcome["kind"],
             "text": outcome["text"],

@@ -1,0 +1,122 @@
+"""Exactly once when the worker dies: SIGKILL at every stage boundary, one worker per data dir,
+and a clean stop of `run` after the memo in hand."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Playwright
+
+from bot.reply import money
+from sandbox.slack import MEMO_CHANNEL_ID
+from state.store import StateStore, Status
+from tests.world import World
+from worker import commands
+
+REPO = Path(__file__).resolve().parent.parent
+BOUNDARIES = [
+    "after_seen",
+    "after_claimed",
+    "after_scraped",
+    "after_computed",
+    "after_posting",
+    "after_slack_accepted",  # Slack has the reply; the state does not know yet
+    "after_posting@2",  # the reply is recorded; reactions and summary are not done
+    "after_done",
+]
+
+
+def main_py(world: World, *args: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "main.py", *args],
+        cwd=REPO,
+        env={**os.environ, **world.env, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 180) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_killed_at_any_boundary_each_memo_is_answered_once(
+    world: World, playwright: Playwright, boundary: str
+) -> None:
+    memo = world.memo("verify_pumping")
+    code, _, _ = finish(main_py(world, "once", CREDITBOT_FAILPOINTS=boundary))
+    assert code == -signal.SIGKILL, f"the worker was to die {boundary}"
+
+    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings, playwright=playwright)
+
+    expected = world.credit("Verify", world.query_url("verify_pumping")[1])
+    replies = [m["text"] for m in world.bot_replies(memo["ts"])]
+    assert replies == [f"Approved, {money(expected)}, exceptions"]
+    state = StateStore(world.settings.data_dir / "state.sqlite3")
+    [stored] = state.all()
+    assert (
+        stored.status is Status.DONE and stored.reply_ts == world.bot_replies(memo["ts"])[0]["ts"]
+    )
+    reactions = {r["name"] for r in world.slack.message(MEMO_CHANNEL_ID, memo["ts"])["reactions"]}
+    assert reactions == {"white_check_mark"}
+
+
+def test_one_worker_per_data_dir(world: World) -> None:
+    memo = world.memo("verify_pumping")
+    running = main_py(world, "run", POLL_SECONDS="3600")
+    try:
+        deadline = time.monotonic() + 120
+        while not world.bot_replies(memo["ts"]):
+            assert running.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        calls = len(world.slack.calls())
+        code, out, err = finish(main_py(world, "once"), timeout=60)
+        assert code == 0 and "another CreditBot worker" in err
+        assert len(world.slack.calls()) == calls, "the second worker touched nothing"
+
+        waiting = main_py(world, "once", "--wait")
+        time.sleep(2)
+        assert waiting.poll() is None, "--wait queues behind the running worker"
+        running.send_signal(signal.SIGTERM)
+        assert finish(running, timeout=60)[0] == 0
+        code, out, _ = finish(waiting, timeout=120)
+        assert code == 0 and "cycle on #" in out
+    finally:
+        for process in (running,):
+            if process.poll() is None:
+                process.kill()
+    assert len(world.bot_replies(memo["ts"])) == 1
+
+
+def test_run_stops_after_the_memo_in_hand(world: World, playwright: Playwright) -> None:
+    first = world.memo("verify_pumping")
+    second = world.memo("verify_second")
+    running = main_py(world, "run", POLL_SECONDS="3600")
+    try:
+        deadline = time.monotonic() + 120
+        while "reactions" not in world.slack.message(MEMO_CHANNEL_ID, first["ts"]):
+            assert running.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        running.send_signal(signal.SIGTERM)  # first memo in hand: eyes are on it
+        code, _, err = finish(running, timeout=120)
+    finally:
+        if running.poll() is None:
+            running.kill()
+    assert code == 0, err
+    assert len(world.bot_replies(first["ts"])) == 1
+    assert world.replies(second["ts"]) == []
+    state = StateStore(world.settings.data_dir / "state.sqlite3")
+    assert state.get(MEMO_CHANNEL_ID, second["ts"]).status is Status.SEEN  # type: ignore[union-attr]
+
+    commands.once(world.settings, playwright=playwright)
+    assert len(world.bot_replies(second["ts"])) == 1
