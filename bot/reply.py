@@ -54,9 +54,16 @@ def review_text(problems: tuple[str, ...] | list[str]) -> str:
     return f"Needs manual review: {reasons}"
 
 
-def alert_text(permalink: str, problems: tuple[str, ...] | list[str]) -> str:
+def alert_text(
+    permalink: str, problems: tuple[str, ...] | list[str], files: list[str] | tuple[str, ...] = ()
+) -> str:
+    """The DM: the memo, what is wrong with which link, and where the evidence is kept (paths
+    on the CreditBot host only: traces hold session data and are never uploaded)."""
     bullets = "\n".join(f"• {p}" for p in problems)
-    return f"CreditBot could not answer the memo {permalink}:\n{bullets}"
+    text = f"CreditBot could not answer the memo {permalink}:\n{bullets}"
+    if files:
+        text += "\nKept on the CreditBot host for debugging:\n" + "\n".join(f"• {f}" for f in files)
+    return text
 
 
 def session_expired_text(looker_url: str) -> str:

@@ -20,8 +20,9 @@ def main() -> int:
     parser.add_argument("--idp-port", type=int, default=8903)
     parser.add_argument("--viewer", choices=("pre", "editor"), default="editor")
     parser.add_argument("--no-memos", action="store_true", help="start with an empty channel")
+    parser.add_argument("--warehouse", type=Path, default=DEFAULT_PATH, help="demo warehouse file")
     args = parser.parse_args()
-    warehouse = build_warehouse(Path(DEFAULT_PATH))
+    warehouse = build_warehouse(args.warehouse)
     with (
         SlackSandbox(port=args.slack_port) as slack,
         LookerSandbox(

@@ -133,6 +133,8 @@ def test_a_broken_query_names_the_notebook_cell(world: World, playwright: Playwr
     assert stored.status is Status.FAILED and stored.alerted
     kept = list((world.settings.data_dir / "notebooks").glob("*.ipynb"))
     assert len(kept) == 1, "the failed run's executed notebook is kept for a person"
+    [dm] = world.slack.dms(ANALYST)
+    assert str(kept[0]) in dm["text"] and str(kept[0]) not in reply["text"]
 
 
 def test_dry_run_posts_nothing_and_keeps_no_state(world: World, playwright: Playwright) -> None:

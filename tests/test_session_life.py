@@ -156,6 +156,10 @@ def test_the_browser_never_leaves_the_looker_origin(world: World, playwright: Pl
     assert world.replies(lookalike_memo["ts"]) == []  # not a memo: no link to our Looker
     [note] = world.bot_replies(memo["ts"])
     assert "redirected outside Looker" in note["text"]
+    [dm] = [d for d in world.slack.dms(ANALYST) if "could not answer" in d["text"]]
+    trace = next(line[2:] for line in dm["text"].splitlines() if line.endswith(".trace.zip"))
+    assert Path(trace).is_file() and Path(trace).stat().st_mode & 0o077 == 0
+    assert trace not in note["text"]
     assert not [r for r in world.looker.requests if r.host.startswith("localhost")]
 
 

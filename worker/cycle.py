@@ -45,6 +45,7 @@ from worker.settings import Settings
 log = logging.getLogger(__name__)
 
 TOLD_EXPIRED = "session_expired_told"
+KEPT_FILES = ("trace", "output_path")  # failure context kept on disk for a person
 TOLD_EXPIRING = "session_expiring_told"
 
 
@@ -314,14 +315,17 @@ class Cycle:
         }
 
     def _review_outcome(
-        self, results: list[LinkResult], problems: tuple[str, ...]
+        self, results: list[LinkResult], problems: tuple[str, ...], files: tuple[str, ...] = ()
     ) -> dict[str, Any]:
+        """A note for the thread; traces and executed notebooks are named only in the DM."""
         text = review_text(problems)
+        kept = [str(r.detail[key]) for r in results for key in KEPT_FILES if r.detail.get(key)]
         return {
             "kind": "review",
             "text": text,
             "blocks": breakdown_blocks(text, results) if results else None,
             "problems": list(problems),
+            "files": kept + list(files),
             "links": [r.as_dict() for r in results],
         }
 
@@ -392,7 +396,10 @@ class Cycle:
         if not user or memo.alerted or self.dry_run:
             return True
         try:
-            self.slack.dm(user, alert_text(memo.permalink or memo.key, outcome.get("problems", [])))
+            text = alert_text(
+                memo.permalink or memo.key, outcome.get("problems", []), outcome.get("files", [])
+            )
+            self.slack.dm(user, text)
         except (SlackApiError, SlackUnavailable) as exc:
             log.error("could not DM %s about %s: %s", user, memo.key, exc)
             return False
@@ -424,7 +431,8 @@ class Cycle:
         attempts = memo.attempts + 1
         if attempts >= self.settings.retry.max_attempts:
             problem = f"{exc} (gave up after {attempts} attempts)"
-            outcome = self._review_outcome([], (_name_link(exc, problem),))
+            kept = tuple(str(exc.context[k]) for k in KEPT_FILES if exc.context.get(k))
+            outcome = self._review_outcome([], (_name_link(exc, problem),), kept)
             memo = self._to(
                 memo,
                 Status.COMPUTED,
@@ -447,7 +455,15 @@ class Cycle:
             error_kind=exc.kind,
             timings=timings,
         )
-        log.warning("memo %s: %s; retry %d in %.0f s", memo.key, exc, attempts, delay)
+        trace = exc.context.get("trace")
+        log.warning(
+            "memo %s: %s; retry %d in %.0f s%s",
+            memo.key,
+            exc,
+            attempts,
+            delay,
+            f" (trace: {trace})" if trace else "",
+        )
         return MemoReport(memo.key, Status.RETRY, detail=str(exc))
 
     def _to(self, memo: Memo, status: Status, note: str | None = None, **fields: Any) -> Memo:

@@ -28,7 +28,6 @@ DEFAULT_SELECTORS: dict[str, dict[str, str]] = {
     "data_toggle": {"role": "button", "name": "Data"},
     "sql_tab": {"role": "tab", "name": "SQL"},
     "sql_viewer": {"label": "SQL query"},
-    "signin_form": {"role": "button", "name": "Sign in"},
     # Inside a virtualised editor: the scrolling element, a drawn line, its gutter number.
     "editor_scroller": {"css": ".CodeMirror-scroll, .ace_scrollbar-v, .cm-scroller"},
     "editor_row": {"css": ".CodeMirror-row"},

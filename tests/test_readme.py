@@ -1,0 +1,39 @@
+"""The README is the manual: its TOML examples must load, and its selector defaults must be the
+code's, so a person copying them gets what the text says."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from worker.settings import DEFAULT_SELECTORS, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+README = (REPO / "README.md").read_text(encoding="utf-8")
+TOML_BLOCKS = re.findall(r"```toml\n(.*?)```", README, re.DOTALL)
+
+
+def test_the_full_toml_example_loads(tmp_path: Path) -> None:
+    [full] = [b for b in TOML_BLOCKS if "[[products]]" in b]
+    config = tmp_path / "creditbot.toml"
+    config.write_text(full.replace('"notebooks/', f'"{REPO}/notebooks/'), encoding="utf-8")
+    settings = load_settings(
+        {"LOOKER_BASE_URL": "https://acme.cloud.looker.com", "CREDITBOT_CONFIG": str(config)},
+        dotenv=None,
+    )
+    assert [p.name for p in settings.products] == ["Verify", "PSMS"]
+    assert settings.retry.max_attempts == 5 and settings.session_warning_hours == 24
+    assert settings.notebook_parameters["warehouse_url"].startswith("trino://")
+
+
+def test_the_selector_table_is_the_default() -> None:
+    [selectors] = [b for b in TOML_BLOCKS if "[looker.selectors]" in b]
+    documented = tomllib.loads(selectors)["looker"]["selectors"]
+    assert documented == DEFAULT_SELECTORS
+
+
+def test_every_setting_is_documented() -> None:
+    code = (REPO / "worker" / "settings.py").read_text() + (REPO / "auth" / "store.py").read_text()
+    names = set(re.findall(r'"((?:SLACK|LOOKER|CREDITBOT|CHROMIUM|POLL|LOOKBACK)_[A-Z_]+)"', code))
+    assert names and all(f"`{name}`" in README for name in names), names
