@@ -100,7 +100,7 @@ class SlackGateway:
                     "conversations.list",
                     types="public_channel,private_channel",
                     exclude_archived="true",
-                    limit=1000,
+                    limit=200,  # Slack advises at most 200 per page
                     cursor=cursor,
                 )
                 for channel in page.get("channels", []):

@@ -39,7 +39,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def slack() -> Iterator[SlackSandbox]:
-    with SlackSandbox(extra_channels=30) as sandbox:
+    with SlackSandbox() as sandbox:  # 250 other channels: #name needs pagination
         yield sandbox
 
 

@@ -66,6 +66,7 @@ def test_one_cycle_answers_each_memo_in_its_thread(world: World, playwright: Pla
     assert reactions[single["ts"]] == {"white_check_mark"}
     assert reactions[dashboard_memo["ts"]] == {"x"}
     assert sorted(m.status for m in report.memos) == ["done", "done", "failed"]
+    assert len(world.slack.calls_of("conversations.list")) >= 2, "#name resolved across pages"
 
     summary = json.loads(
         (

@@ -71,6 +71,19 @@ def test_login_gives_up_at_its_timeout(world: World, playwright: Playwright) -> 
     assert time.monotonic() - started < 20
 
 
+def test_login_says_so_when_the_window_is_closed_early(
+    world: World, playwright: Playwright
+) -> None:
+    with pytest.raises(LoginFailed, match="closed before sign-in finished"):
+        commands.login(
+            world.settings,
+            timeout_seconds=30,
+            headed=False,
+            playwright=playwright,
+            fill=lambda page: page.close(),  # the person closes the window on the SSO page
+        )
+
+
 def test_login_imports_a_storage_state_file(
     world: World, playwright: Playwright, tmp_path: Path
 ) -> None:
