@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from slack_sdk import WebClient
@@ -133,56 +134,41 @@ class SlackGateway:
             )
         return found
 
-    def history(self, channel: str, oldest: str) -> list[dict[str, Any]]:
-        """Every message after `oldest`, all pages, oldest first."""
+    def messages(self, method: str, **params: Any) -> list[dict[str, Any]]:
+        """Every message of a paginated history/replies call, following cursors to the end."""
         messages: list[dict[str, Any]] = []
         cursor = ""
         while True:
-            try:
-                page = self.call(
-                    "conversations.history",
-                    channel=channel,
-                    oldest=oldest,
-                    limit=200,
-                    cursor=cursor,
-                    include_all_metadata="true",
-                )
-            except SlackApiError as exc:
-                if exc.response.get("error") in ("not_in_channel", "channel_not_found"):
-                    raise ChannelAccessError(
-                        f"the bot cannot read {channel} ({exc.response['error']}): type "
-                        f"`/invite @CreditBot` in that channel",
-                        channel=channel,
-                    ) from None
-                raise
-            messages.extend(page.get("messages", []))
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
-            if not page.get("has_more") or not cursor:
-                break
-        return sorted(messages, key=lambda m: float(m["ts"]))
-
-    def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
-        """The memo and all its replies; [] when the memo is gone."""
-        messages: list[dict[str, Any]] = []
-        cursor = ""
-        while True:
-            try:
-                page = self.call(
-                    "conversations.replies",
-                    channel=channel,
-                    ts=ts,
-                    limit=200,
-                    cursor=cursor,
-                    include_all_metadata="true",
-                )
-            except SlackApiError as exc:
-                if exc.response.get("error") in ("thread_not_found", "message_not_found"):
-                    return []
-                raise
+            page = self.call(
+                method, limit=200, cursor=cursor, include_all_metadata="true", **params
+            )
             messages.extend(page.get("messages", []))
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
             if not page.get("has_more") or not cursor:
                 return messages
+
+    def history(self, channel: str, oldest: str) -> list[dict[str, Any]]:
+        """Every message after `oldest`, all pages, oldest first."""
+        try:
+            messages = self.messages("conversations.history", channel=channel, oldest=oldest)
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("not_in_channel", "channel_not_found"):
+                raise ChannelAccessError(
+                    f"the bot cannot read {channel} ({exc.response['error']}): type "
+                    f"`/invite @CreditBot` in that channel",
+                    channel=channel,
+                ) from None
+            raise
+        return sorted(messages, key=lambda m: Decimal(m["ts"]))
+
+    def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """The memo and all its replies; [] when the memo is gone."""
+        try:
+            return self.messages("conversations.replies", channel=channel, ts=ts)
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("thread_not_found", "message_not_found"):
+                return []
+            raise
 
     def post_reply(
         self,

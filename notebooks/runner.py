@@ -129,19 +129,17 @@ def run_notebook(
             evalue=_short(exc.evalue),
             output_path=str(output_path),
         ) from None
-    except CellTimeoutError:
+    except (CellTimeoutError, DeadKernelError) as exc:
+        # Both can be the warehouse's or the machine's passing trouble: retried later.
+        what = (
+            f"ran past the {timeout_seconds} s cell timeout"
+            if isinstance(exc, CellTimeoutError)
+            else "lost its kernel (the kernel died)"
+        )
         raise NotebookFailed(
-            f"notebook {notebook.name} ran past the {timeout_seconds} s cell timeout",
+            f"notebook {notebook.name} {what}",
             notebook=notebook.name,
-            ename="CellTimeoutError",
-            output_path=str(output_path),
-            transient=True,
-        ) from None
-    except DeadKernelError:
-        raise NotebookFailed(
-            f"the kernel running notebook {notebook.name} died",
-            notebook=notebook.name,
-            ename="DeadKernelError",
+            ename=type(exc).__name__,
             output_path=str(output_path),
             transient=True,
         ) from None
