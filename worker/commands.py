@@ -22,10 +22,11 @@ from bot.links import LookerLink, classify
 from bot.slack import SlackGateway
 from scraper.session import LookerBrowser
 from state.store import StateStore
-from worker.cycle import TOLD_EXPIRED, TOLD_EXPIRING, Cycle, CycleReport
+from worker.cycle import Cycle, CycleReport
 from worker.errors import CreditBotError, UsageError
 from worker.lock import worker_lock
 from worker.logs import redactor, scrub_session
+from worker.session_alerts import TOLD_EXPIRED, TOLD_EXPIRING
 from worker.settings import Settings, origin_of
 
 log = logging.getLogger(__name__)

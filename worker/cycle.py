@@ -8,30 +8,20 @@ Every step writes its state first (see `state.store`), so a cycle killed anywher
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Playwright
 from slack_sdk.errors import SlackApiError
 
 from auth.store import SessionStore, SessionStoreError
-from bot.decision import Decision, LinkResult, decide
+from bot.decision import LinkResult, decide
 from bot.links import LookerLink, extract_links
 from bot.memos import Identity, is_memo_candidate, read_thread
-from bot.reply import (
-    alert_text,
-    approval_text,
-    breakdown_blocks,
-    review_text,
-    session_expired_text,
-    session_expiring_text,
-)
+from bot.reply import alert_text
 from bot.slack import Channel, SlackGateway, SlackUnavailable
 from notebooks.routing import route
 from notebooks.runner import run_notebook
@@ -40,13 +30,11 @@ from scraper.session import LookerBrowser
 from state.store import Memo, StateStore, Status
 from worker.errors import CreditBotError, NoSession, SessionExpired, UsageError
 from worker.failpoints import failpoint
+from worker.outcome import KEPT_FILES, decide_outcome, review_outcome, write_summary
+from worker.session_alerts import SessionAlerts
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
-
-TOLD_EXPIRED = "session_expired_told"
-KEPT_FILES = ("trace", "output_path")  # failure context kept on disk for a person
-TOLD_EXPIRING = "session_expiring_told"
 
 
 @dataclass
@@ -101,7 +89,7 @@ class Cycle:
         self.report = CycleReport()
         self._browser: LookerBrowser | None = None
         self._session_dead = False
-        self._session_state: dict[str, Any] | None = None
+        self.alerts = SessionAlerts(settings, slack, state, sessions, dry_run=dry_run)
 
     # --- the cycle --------------------------------------------------------------------------
 
@@ -121,7 +109,7 @@ class Cycle:
         finally:
             if self._browser is not None:
                 self._browser.close()
-        self.after_memos()
+        self.alerts.after_cycle(session_dead=self._session_dead)
         self.report.timings["cycle"] = round(time.monotonic() - started, 3)
         return self.report
 
@@ -199,7 +187,7 @@ class Cycle:
 
         links = [LookerLink.from_dict(d) for d in memo.message["links"]]
         if len(links) > self.settings.max_links_per_memo:
-            outcome = self._review_outcome(
+            outcome = review_outcome(
                 [],
                 (
                     f"the memo has {len(links)} Looker links, more than the limit of "
@@ -223,8 +211,7 @@ class Cycle:
             results = self._compute(memo, links, scraped, timings)
         except CreditBotError as exc:
             return self._pending(memo, channel, exc, timings)
-        decision = decide(results)
-        outcome = self._outcome(decision, results)
+        outcome = decide_outcome(self.settings.reply_template, decide(results), results)
         memo = self._to(memo, Status.COMPUTED, outcome=outcome, timings=timings)
         return self._post(memo, channel, outcome, timings)
 
@@ -247,7 +234,7 @@ class Cycle:
                 continue
             finally:
                 timings[f"scrape_{i + 1}"] = round(time.monotonic() - mark, 3)
-            self._session_ok()
+            self.alerts.scrape_succeeded()
             scraped.append({"url": link.url, "sql": query.sql, "final_url": query.final_url})
         return scraped
 
@@ -300,34 +287,6 @@ class Cycle:
         return results
 
     # --- outcomes ---------------------------------------------------------------------------
-
-    def _outcome(self, decision: Decision, results: list[LinkResult]) -> dict[str, Any]:
-        if not decision.approved:
-            return self._review_outcome(results, decision.problems)
-        assert decision.total is not None
-        text = approval_text(self.settings.reply_template, decision.total)
-        return {
-            "kind": "approved",
-            "total": str(decision.total),
-            "text": text,
-            "blocks": breakdown_blocks(text, results),
-            "links": [r.as_dict() for r in results],
-        }
-
-    def _review_outcome(
-        self, results: list[LinkResult], problems: tuple[str, ...], files: tuple[str, ...] = ()
-    ) -> dict[str, Any]:
-        """A note for the thread; traces and executed notebooks are named only in the DM."""
-        text = review_text(problems)
-        kept = [str(r.detail[key]) for r in results for key in KEPT_FILES if r.detail.get(key)]
-        return {
-            "kind": "review",
-            "text": text,
-            "blocks": breakdown_blocks(text, results) if results else None,
-            "problems": list(problems),
-            "files": kept + list(files),
-            "links": [r.as_dict() for r in results],
-        }
 
     def _post(
         self, memo: Memo, channel: Channel, outcome: dict[str, Any], timings: dict[str, float]
@@ -386,7 +345,7 @@ class Cycle:
         if not approved and not self._alert(memo, outcome):
             return MemoReport(memo.key, memo.status, detail="reply posted; DM to retry")
         final = Status.DONE if approved else Status.FAILED
-        self._write_summary(memo, outcome, final)
+        write_summary(self.settings.data_dir, memo, outcome, final)
         memo = self._to(memo, final, error=None)
         return MemoReport(memo.key, final, reply=outcome["text"], detail=detail)
 
@@ -432,7 +391,7 @@ class Cycle:
         if attempts >= self.settings.retry.max_attempts:
             problem = f"{exc} (gave up after {attempts} attempts)"
             kept = tuple(str(exc.context[k]) for k in KEPT_FILES if exc.context.get(k))
-            outcome = self._review_outcome([], (_name_link(exc, problem),), kept)
+            outcome = review_outcome([], (_name_link(exc, problem),), kept)
             memo = self._to(
                 memo,
                 Status.COMPUTED,
@@ -500,73 +459,6 @@ class Cycle:
             )
         return self._browser
 
-    def _session_ok(self) -> None:
-        if self.state.get_meta(TOLD_EXPIRED) and not self.dry_run:
-            self.state.set_meta(TOLD_EXPIRED, None)
-
-    def after_memos(self) -> None:
-        """One DM per expiry (the mark survives restarts), and one warning before it comes."""
-        if self.dry_run or not self.settings.slack_alert_user:
-            return
-        if self._session_dead and not self.state.get_meta(TOLD_EXPIRED):
-            try:
-                self.slack.dm(
-                    self.settings.slack_alert_user,
-                    session_expired_text(self.settings.looker_base_url),
-                )
-            except (SlackApiError, SlackUnavailable) as exc:
-                log.error("could not DM about the expired session: %s", exc)
-            else:
-                self.state.set_meta(TOLD_EXPIRED, f"{time.time():.0f}")
-        self.warn_if_expiring()
-
-    def warn_if_expiring(self) -> None:
-        try:
-            stored = self.sessions.load()
-        except SessionStoreError:
-            return
-        if stored is None or stored.expires_at is None:
-            return
-        left = stored.expires_at - time.time()
-        told_for = self.state.get_meta(TOLD_EXPIRING)
-        if (
-            0 < left <= self.settings.session_warning_hours * 3600
-            and told_for != f"{stored.saved_at:.0f}"
-        ):
-            when = time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(stored.expires_at))
-            try:
-                self.slack.dm(
-                    self.settings.slack_alert_user or "",
-                    session_expiring_text(self.settings.looker_base_url, f"at {when}"),
-                )
-            except (SlackApiError, SlackUnavailable) as exc:
-                log.error("could not DM about the expiring session: %s", exc)
-                return
-            self.state.set_meta(TOLD_EXPIRING, f"{stored.saved_at:.0f}")
-
-    # --- summaries --------------------------------------------------------------------------
-
-    def _write_summary(self, memo: Memo, outcome: dict[str, Any], final: Status) -> None:
-        """A compact JSON record per memo for people and audits (no SQL text, no secrets)."""
-        folder = self.settings.data_dir / "summaries"
-        folder.mkdir(parents=True, exist_ok=True)
-        summary = {
-            "memo": memo.key,
-            "permalink": memo.permalink,
-            "status": str(final),
-            "reply_ts": memo.reply_ts,
-            "outcome": outcome["kind"],
-            "text": outcome["text"],
-            "total": outcome.get("total"),
-            "problems": outcome.get("problems", []),
-            "links": outcome.get("links", []),
-            "timings": memo.timings,
-        }
-        path = folder / f"{memo.channel}-{memo.ts}.json"
-        path.write_text(
-            json.dumps(summary, indent=2, default=_json_default) + "\n", encoding="utf-8"
-        )
-
 
 def _ctx(exc: CreditBotError) -> dict[str, Any]:
     return {k: v for k, v in exc.context.items() if k in ("trace", "cell", "ename", "output_path")}
@@ -575,9 +467,3 @@ def _ctx(exc: CreditBotError) -> dict[str, Any]:
 def _name_link(exc: CreditBotError, problem: str) -> str:
     url = exc.context.get("url")
     return f"{url}: {problem}" if url else problem
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, Decimal | Path):
-        return str(value)
-    raise TypeError(type(value).__name__)

@@ -1,0 +1,80 @@
+"""Telling a person about the Looker session: once per expiry, and once before it expires.
+
+The "already told" marks live in the state database, so `once` under cron sends one DM per
+expiry rather than one per run; a new `login` or a successful scrape clears them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from slack_sdk.errors import SlackApiError
+
+from auth.store import SessionStore, SessionStoreError
+from bot.reply import session_expired_text, session_expiring_text
+from bot.slack import SlackGateway, SlackUnavailable
+from state.store import StateStore
+from worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TOLD_EXPIRED = "session_expired_told"
+TOLD_EXPIRING = "session_expiring_told"
+
+
+class SessionAlerts:
+    def __init__(
+        self,
+        settings: Settings,
+        slack: SlackGateway,
+        state: StateStore,
+        sessions: SessionStore,
+        *,
+        dry_run: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.slack = slack
+        self.state = state
+        self.sessions = sessions
+        self.dry_run = dry_run
+
+    def scrape_succeeded(self) -> None:
+        """Looker accepted the session: a later expiry is a new one, worth a new DM."""
+        if not self.dry_run and self.state.get_meta(TOLD_EXPIRED):
+            self.state.set_meta(TOLD_EXPIRED, None)
+
+    def after_cycle(self, *, session_dead: bool) -> None:
+        if self.dry_run or not self.settings.slack_alert_user:
+            return
+        if session_dead and not self.state.get_meta(TOLD_EXPIRED):
+            text = session_expired_text(self.settings.looker_base_url)
+            if self._dm(text, "the expired session"):
+                self.state.set_meta(TOLD_EXPIRED, f"{time.time():.0f}")
+        self.warn_if_expiring()
+
+    def warn_if_expiring(self) -> None:
+        """One DM per stored session whose cookies expire within the warning window."""
+        try:
+            stored = self.sessions.load()
+        except SessionStoreError:
+            return
+        if stored is None or stored.expires_at is None:
+            return
+        left = stored.expires_at - time.time()
+        session_id = f"{stored.saved_at:.0f}"
+        window = self.settings.session_warning_hours * 3600
+        if not 0 < left <= window or self.state.get_meta(TOLD_EXPIRING) == session_id:
+            return
+        when = time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(stored.expires_at))
+        text = session_expiring_text(self.settings.looker_base_url, f"at {when}")
+        if self._dm(text, "the expiring session"):
+            self.state.set_meta(TOLD_EXPIRING, session_id)
+
+    def _dm(self, text: str, about: str) -> bool:
+        try:
+            self.slack.dm(self.settings.slack_alert_user or "", text)
+        except (SlackApiError, SlackUnavailable) as exc:
+            log.error("could not DM about %s: %s", about, exc)
+            return False
+        return True
