@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +81,7 @@ class LookerBrowser:
         self._own_playwright: Any = None
         self._browser: Browser | None = None
         self._context: BrowserContext | None = None
+        self._scratch: str | None = None
         self.blocked: list[str] = []
         self._blocked_navigation: str | None = None
 
@@ -96,6 +99,9 @@ class LookerBrowser:
                 with contextlib.suppress(PlaywrightError):
                     closer.close()
         self._context = self._browser = None
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
         if self._own_playwright is not None:
             self._own_playwright.stop()
             self._own_playwright = None
@@ -115,7 +121,9 @@ class LookerBrowser:
             slow_mo=self.slow_mo,
             override=self.settings.chromium_path,
         )
-        self._browser = self._playwright.chromium.launch(**options)
+        # Playwright keeps trace material in a folder it never removes; give it one we do.
+        self._scratch = tempfile.mkdtemp(prefix="creditbot-browser-")
+        self._browser = self._playwright.chromium.launch(**options, traces_dir=self._scratch)
         self._context = self._browser.new_context(
             storage_state=self.storage_state,  # type: ignore[arg-type]
             viewport={"width": 1400, "height": 1000},
