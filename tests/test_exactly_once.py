@@ -120,3 +120,9 @@ def test_run_stops_after_the_memo_in_hand(world: World, playwright: Playwright) 
 
     commands.once(world.settings, playwright=playwright)
     assert len(world.bot_replies(second["ts"])) == 1
+
+
+def test_run_exits_2_when_the_bot_is_not_in_the_channel(world: World) -> None:
+    world.slack.set_member(MEMO_CHANNEL_ID, False)
+    code, _, err = finish(main_py(world, "run", POLL_SECONDS="3600"), timeout=60)
+    assert code == 2 and "/invite @CreditBot" in err

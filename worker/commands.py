@@ -127,9 +127,12 @@ def run(
             log.info(report.line())
             on_report(report)
 
+        fatal: list[BaseException] = []
+
         def failed(event: JobExecutionEvent) -> None:
             log.error("cycle failed: %s", event.exception)
-            if isinstance(event.exception, UsageError):
+            if isinstance(event.exception, UsageError):  # settings or access: a person must act
+                fatal.append(event.exception)
                 stop.set()
 
         scheduler.add_listener(failed, EVENT_JOB_ERROR)
@@ -152,6 +155,8 @@ def run(
             scheduler.shutdown(wait=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+        if fatal:
+            raise fatal[0]
 
 
 def login(
