@@ -39,9 +39,13 @@ def session_store(settings: Settings) -> SessionStore:
         allow_file_fallback=settings.session_file_fallback,
     )
     warning = store.warning()
-    if warning:
+    if warning and warning not in _said:  # once per process: every start, not every cycle
+        _said.add(warning)
         log.warning(warning)
     return store
+
+
+_said: set[str] = set()
 
 
 def state_store(settings: Settings) -> StateStore:
@@ -108,7 +112,6 @@ def run(
     *,
     browser: BrowserOptions = BrowserOptions(),
     stop: threading.Event | None = None,
-    on_report: Callable[[CycleReport], None] = lambda r: None,
     wait: bool = False,
 ) -> None:
     """Every POLL_SECONDS until SIGINT/SIGTERM (or `stop`): one cycle at a time, misfires
@@ -125,7 +128,6 @@ def run(
                 return
             report = _cycle(settings, browser=browser, should_stop=stop.is_set)
             log.info(report.line())
-            on_report(report)
 
         fatal: list[BaseException] = []
 
