@@ -191,11 +191,14 @@ class LookerBrowser:
     def read_sql(self, link: LookerLink) -> ScrapedQuery:
         """The whole query behind one link, or a typed `ScrapeError` naming it."""
         if link.kind is LinkKind.UNSUPPORTED:
-            raise UnsupportedPage(
-                "CreditBot reads explore (/explore/...?qid=), short (/x/...) and Look (/looks/N) "
-                "links; this one is none of those (a dashboard?)",
-                url=link.url,
-            )
+            if urlsplit(link.url).path.startswith("/dashboards"):
+                problem = "a dashboard has no SQL tab; link the tile's explore or Look instead"
+            else:
+                problem = (
+                    "not a link CreditBot reads: it reads explore (/explore/…?qid=…), "
+                    "short (/x/…) and Look (/looks/N) links"
+                )
+            raise UnsupportedPage(problem, url=link.url)
         if origin_of(link.url) != self.origin:
             raise BlockedRequest(f"the link is outside {self.origin}", url=link.url)
         started = time.monotonic()
