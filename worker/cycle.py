@@ -229,7 +229,7 @@ class Cycle:
                     raise
                 log.warning("link %s failed: %s", link.url, exc)
                 scraped.append(
-                    {"url": link.url, "problem": str(exc), "kind": exc.kind, **_ctx(exc)}
+                    {"url": link.url, "problem": str(exc), "error_kind": exc.kind, **_ctx(exc)}
                 )
                 continue
             finally:
@@ -253,7 +253,7 @@ class Cycle:
             results.append(result)
             if "problem" in item:
                 result.problem = item["problem"]
-                result.detail = {k: item[k] for k in ("kind", "trace") if k in item}
+                result.detail = {k: item[k] for k in ("error_kind", "trace") if k in item}
                 continue
             sql = item["sql"]
             result.sql_digest = hashlib.sha256(sql.encode()).hexdigest()
@@ -278,7 +278,7 @@ class Cycle:
                 if exc.transient:
                     raise
                 result.problem = str(exc)
-                result.detail = {"kind": exc.kind, **_ctx(exc)}
+                result.detail = {"error_kind": exc.kind, **_ctx(exc)}
                 continue
             finally:
                 timings[f"notebook_{i + 1}"] = round(time.monotonic() - mark, 3)
