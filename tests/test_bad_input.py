@@ -21,11 +21,10 @@ import pytest
 from playwright.sync_api import Playwright
 
 from bot.reply import money
-from sandbox.looker import LookerSandbox
 from sandbox.queries import demo_queries
-from sandbox.slack import ANALYST, FRAUDOPS, MEMO_CHANNEL_ID, SlackSandbox, slack_link
+from sandbox.slack import ANALYST, FRAUDOPS, MEMO_CHANNEL_ID, slack_link
 from state.store import Memo, StateStore, Status
-from tests.world import World, make_world
+from tests.world import World, signed_in_world
 from worker import commands
 
 IGNORED, APPROVED, REVIEW, SKIPPED = "ignored", "approved", "review", "skipped"
@@ -252,18 +251,10 @@ def corpus(
     playwright: Playwright, warehouse: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CorpusRun]:
     """Every case posted in one channel, then two cycles (edits happen between them)."""
-    with (
-        SlackSandbox() as slack,
-        LookerSandbox(viewer="editor", render_delay_ms=30, session_ttl_seconds=3 * 86400) as looker,
-    ):
-        world = make_world(
-            slack,
-            looker,
-            warehouse,
-            tmp_path_factory.mktemp("corpus") / "data",
-            max_links_per_memo=MAX_LINKS,
-        )
-        world.sign_in()
+    with signed_in_world(
+        warehouse, tmp_path_factory.mktemp("corpus") / "data", max_links_per_memo=MAX_LINKS
+    ) as world:
+        slack = world.slack
         posted = {case.id: case.post(world) for case in CASES}
         rows_before = row_counts(warehouse)
         commands.once(world.settings, playwright=playwright)

@@ -15,10 +15,9 @@ import pytest
 from playwright.sync_api import Playwright
 
 from bot.reply import money
-from sandbox.looker import LookerSandbox
-from sandbox.slack import ANALYST, MEMO_CHANNEL_ID, SlackSandbox, slack_link
+from sandbox.slack import ANALYST, MEMO_CHANNEL_ID, slack_link
 from state.store import Memo, StateStore, Status
-from tests.world import World, make_world
+from tests.world import World, signed_in_world
 from worker import commands
 from worker.settings import LookerPolicy, Product, SlackPolicy
 
@@ -247,19 +246,13 @@ def notebook_run(
         )
         for c in NOTEBOOK_CASES
     )
-    with (
-        SlackSandbox() as slack,
-        LookerSandbox(viewer="editor", render_delay_ms=30, session_ttl_seconds=3 * 86400) as looker,
-    ):
-        world = make_world(
-            slack,
-            looker,
-            warehouse,
-            folder / "data",
-            products=products,
-            notebook_timeout_seconds=NOTEBOOK_TIMEOUT,
-        )
-        world.sign_in()
+    with signed_in_world(
+        warehouse,
+        folder / "data",
+        products=products,
+        notebook_timeout_seconds=NOTEBOOK_TIMEOUT,
+    ) as world:
+        slack, looker = world.slack, world.looker
         memos = {}
         for case in NOTEBOOK_CASES:
             url = looker.explore_url(looker.add_query(f"SELECT 1 AS case_{case.id}"))

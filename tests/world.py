@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -82,3 +84,16 @@ def make_world(
         toml.write(TEST_CONFIG)
     settings = replace(load_settings(env, dotenv=None), **overrides)
     return World(slack, looker, warehouse, settings, env)
+
+
+@contextmanager
+def signed_in_world(warehouse: Path, data_dir: Path, **overrides: Any) -> Iterator[World]:
+    """A world with its own local Slack and Looker (for module-scoped fixtures) and a session
+    that lasts days, so no "expires soon" DM mixes into the counts."""
+    with (
+        SlackSandbox() as slack,
+        LookerSandbox(viewer="editor", render_delay_ms=30, session_ttl_seconds=3 * 86400) as looker,
+    ):
+        world = make_world(slack, looker, warehouse, data_dir, **overrides)
+        world.sign_in()
+        yield world
