@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             for memo in report.memos:
                 print(f"{memo.key}: {memo.status}" + (f": {memo.reply}" if memo.reply else ""))
             print(report.line())
+            print("state: " + ", ".join(f"{n} {status}" for status, n in report.states.items()))
         elif args.command == "run":
             commands.run(settings, browser=browser, wait=args.wait)
         elif args.command == "login":

@@ -67,6 +67,9 @@ def test_killed_at_any_boundary_each_memo_is_answered_once(
     assert (
         stored.status is Status.DONE and stored.reply_ts == world.bot_replies(memo["ts"])[0]["ts"]
     )
+    journey = [status for status, _ in state.history(MEMO_CHANNEL_ID, memo["ts"])]
+    assert journey[0] == "seen" and journey[-1] == "done"
+    assert journey.index("posting") < journey.index("done"), "recorded before the side effect"
     reactions = {r["name"] for r in world.slack.message(MEMO_CHANNEL_ID, memo["ts"])["reactions"]}
     assert reactions == {"white_check_mark"}
 
@@ -90,7 +93,7 @@ def test_one_worker_per_data_dir(world: World) -> None:
         running.send_signal(signal.SIGTERM)
         assert finish(running, timeout=60)[0] == 0
         code, out, _ = finish(waiting, timeout=120)
-        assert code == 0 and "cycle on #" in out
+        assert code == 0 and "cycle on #" in out and "state: 1 done" in out
     finally:
         for process in (running,):
             if process.poll() is None:

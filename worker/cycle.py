@@ -52,6 +52,7 @@ class CycleReport:
     memos: list[MemoReport] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     session_expired: bool = False
+    states: dict[str, int] = field(default_factory=dict)  # every memo ever seen, by status
 
     def line(self) -> str:
         counts: dict[str, int] = {}
@@ -111,6 +112,7 @@ class Cycle:
                 self._browser.close()
         self.alerts.after_cycle(session_dead=self._session_dead)
         self.report.timings["cycle"] = round(time.monotonic() - started, 3)
+        self.report.states = self.state.counts()
         return self.report
 
     def poll(self, channel: Channel, me: Identity) -> int:
