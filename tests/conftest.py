@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +19,34 @@ from scraper.browser import launch_options
 
 if TYPE_CHECKING:
     from tests.world import World
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Headed-browser tests need a screen: on a Linux machine without one, start Xvfb (as CI
+    does) before any browser, so every Chromium of the run can open windows."""
+    if sys.platform != "linux" or os.environ.get("DISPLAY") or not shutil.which("Xvfb"):
+        return
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as chosen:
+        os.environ["DISPLAY"] = f":{chosen.readline().strip()}"
+    config.stash[XVFB] = xvfb
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    xvfb = config.stash.get(XVFB, None)
+    if xvfb is not None:
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
+
+
+XVFB = pytest.StashKey[subprocess.Popen]()
 
 
 @pytest.fixture(scope="session")
