@@ -94,6 +94,12 @@ class LookerBrowser:
         self.close()
 
     def close(self) -> None:
+        self.close_browser()
+        if self._own_playwright is not None:
+            self._own_playwright.stop()
+            self._own_playwright = None
+
+    def close_browser(self) -> None:
         for closer in (self._context, self._browser):
             if closer is not None:
                 with contextlib.suppress(PlaywrightError):
@@ -102,15 +108,14 @@ class LookerBrowser:
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
-        if self._own_playwright is not None:
-            self._own_playwright.stop()
-            self._own_playwright = None
 
     # --- browser life -----------------------------------------------------------------------
 
     def _ensure_context(self) -> BrowserContext:
         if self._context is not None and self._browser is not None and self._browser.is_connected():
             return self._context
+        if self._browser is not None:  # it crashed: start afresh, leaving nothing behind
+            self.close_browser()
         if self._playwright is None:
             self._own_playwright = sync_playwright().start()
             self._playwright = self._own_playwright
@@ -148,7 +153,11 @@ class LookerBrowser:
         if not request.is_navigation_request():
             route.continue_()
             return
-        response = route.fetch(max_redirects=0)
+        try:
+            response = route.fetch(max_redirects=0)
+        except PlaywrightError:  # Looker unreachable: let the page fail as a browser would
+            route.abort("failed")
+            return
         location = response.headers.get("location")
         if 300 <= response.status < 400 and location:
             target = urljoin(url, location)
@@ -164,7 +173,7 @@ class LookerBrowser:
                 status=200,
                 content_type="text/html",
                 headers={"cache-control": "no-store"},
-                body=HOP_PAGE.format(target=json.dumps(target)),
+                body=HOP_PAGE.format(target=json.dumps(target).replace("<", "\\u003c")),
             )
             return
         route.fulfill(response=response)
