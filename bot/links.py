@@ -56,13 +56,6 @@ class LookerLink:
         )
 
 
-@dataclass(frozen=True)
-class ForeignLink:
-    """A link not on the Looker origin: listed so a person can see why it was ignored."""
-
-    url: str
-
-
 def classify(url: str) -> LinkKind:
     """Which Looker page a link points at, from its path alone."""
     parts = urlsplit(url)

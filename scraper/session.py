@@ -52,7 +52,6 @@ class ScrapedQuery:
     url: str
     final_url: str
     sql: str
-    seconds: float
     trace: str | None = None
 
 
@@ -210,7 +209,6 @@ class LookerBrowser:
             raise UnsupportedPage(problem, url=link.url)
         if origin_of(link.url) != self.origin:
             raise BlockedRequest(f"the link is outside {self.origin}", url=link.url)
-        started = time.monotonic()
         try:
             context = self._ensure_context()
         except PlaywrightError as exc:
@@ -236,9 +234,7 @@ class LookerBrowser:
         finally:
             with contextlib.suppress(PlaywrightError):
                 page.close()
-        return ScrapedQuery(
-            link.url, final_url, sql, time.monotonic() - started, str(kept) if kept else None
-        )
+        return ScrapedQuery(link.url, final_url, sql, str(kept) if kept else None)
 
     def _read(self, page: Any, url: str) -> tuple[str, str]:
         explore = ExplorePage(page, self.settings.looker, self.origin, url)

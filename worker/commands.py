@@ -84,17 +84,11 @@ def _cycle(
     redactor.add(settings.slack_bot_token)
     state = StateStore(Path(":memory:")) if dry_run else state_store(settings)
     try:
-        sessions = session_store(settings)
-        try:
-            stored = sessions.load()
-            scrub_session(stored.state if stored else None)
-        except SessionStoreError:
-            pass  # the cycle reports it where a link needs the session
         cycle = Cycle(
             settings,
             slack=SlackGateway(settings),
             state=state,
-            sessions=sessions,
+            sessions=session_store(settings),
             playwright=playwright,
             headed=browser.headed,
             slow_mo=browser.slow_mo,

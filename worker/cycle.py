@@ -17,10 +17,10 @@ from typing import Any
 from playwright.sync_api import Playwright
 from slack_sdk.errors import SlackApiError
 
-from auth.store import SessionStore, SessionStoreError
+from auth.store import SessionStore, SessionStoreError, Stored
 from bot.decision import LinkResult, decide
 from bot.links import LookerLink, extract_links
-from bot.memos import Identity, is_memo_candidate, read_thread
+from bot.memos import Identity, ThreadState, is_memo_candidate, read_thread
 from bot.reply import alert_text
 from bot.slack import Channel, SlackGateway, SlackUnavailable
 from notebooks.routing import route
@@ -30,6 +30,7 @@ from scraper.session import LookerBrowser
 from state.store import Memo, StateStore, Status
 from worker.errors import CreditBotError, NoSession, SessionExpired, UsageError
 from worker.failpoints import failpoint
+from worker.logs import scrub_session
 from worker.outcome import KEPT_FILES, decide_outcome, review_outcome, write_summary
 from worker.session_alerts import SessionAlerts
 from worker.settings import Settings
@@ -51,7 +52,6 @@ class CycleReport:
     new: int = 0
     memos: list[MemoReport] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    session_expired: bool = False
     states: dict[str, int] = field(default_factory=dict)  # every memo ever seen, by status
 
     def line(self) -> str:
@@ -63,6 +63,8 @@ class CycleReport:
 
 
 class Cycle:
+    me: Identity  # who the worker is in Slack: asked once per cycle, in `run`
+
     def __init__(
         self,
         settings: Settings,
@@ -90,32 +92,33 @@ class Cycle:
         self.report = CycleReport()
         self._browser: LookerBrowser | None = None
         self._session_dead = False
-        self.alerts = SessionAlerts(settings, slack, state, sessions, dry_run=dry_run)
+        self._session: tuple[Stored | None, str | None] | None = None
+        self.alerts = SessionAlerts(settings, slack, state, dry_run=dry_run)
 
     # --- the cycle --------------------------------------------------------------------------
 
     def run(self) -> CycleReport:
         started = time.monotonic()
-        me = self.slack.identity()
+        self.me = self.slack.identity()
         channel = self.slack.resolve_channel(self.settings.slack_channel or "")
         self.report.channel = f"#{channel.name}"
-        self.report.new = self.poll(channel, me)
+        self.report.new = self.poll(channel)
         self.report.timings["poll"] = round(time.monotonic() - started, 3)
         try:
             for memo in self.state.actionable(channel.id):
                 if self.should_stop():
                     log.info("stop requested: leaving the remaining memos for the next run")
                     break
-                self.report.memos.append(self.process(memo, channel, me))
+                self.report.memos.append(self.process(memo, channel))
         finally:
             if self._browser is not None:
                 self._browser.close()
-        self.alerts.after_cycle(session_dead=self._session_dead)
+        self.alerts.after_cycle(session_dead=self._session_dead, stored=self._stored_session()[0])
         self.report.timings["cycle"] = round(time.monotonic() - started, 3)
         self.report.states = self.state.counts()
         return self.report
 
-    def poll(self, channel: Channel, me: Identity) -> int:
+    def poll(self, channel: Channel) -> int:
         """Record memos newer than the watermark (first start: the lookback window)."""
         key = f"watermark:{channel.id}"
         watermark = self.state.get_meta(key)
@@ -123,7 +126,7 @@ class Cycle:
         messages = self.slack.history(channel.id, oldest)
         new = 0
         for message in messages:
-            if not is_memo_candidate(message, me):
+            if not is_memo_candidate(message, self.me):
                 continue
             links, foreign = extract_links(message, self.settings.looker_origin)
             if not links:
@@ -145,10 +148,10 @@ class Cycle:
 
     # --- one memo ---------------------------------------------------------------------------
 
-    def process(self, memo: Memo, channel: Channel, me: Identity) -> MemoReport:
+    def process(self, memo: Memo, channel: Channel) -> MemoReport:
         """One memo; whatever goes wrong stays with this memo, recorded, and not the cycle's."""
         try:
-            return self._process(memo, channel, me)
+            return self._process(memo, channel)
         except SlackUnavailable as exc:
             log.warning("Slack trouble on memo %s, will resume next cycle: %s", memo.key, exc)
             return MemoReport(memo.key, memo.status, detail=str(exc))
@@ -166,12 +169,10 @@ class Cycle:
             log.warning("memo %s left for the next cycle: %s", memo.key, exc)
             return MemoReport(memo.key, current.status, detail=str(problem))
 
-    def _process(self, memo: Memo, channel: Channel, me: Identity) -> MemoReport:
+    def _process(self, memo: Memo, channel: Channel) -> MemoReport:
         timings: dict[str, float] = dict(memo.timings)
         mark = time.monotonic()
-        thread = read_thread(
-            self.slack.thread(channel.id, memo.ts), memo.ts, me, self.settings.reply_template
-        )
+        thread = self._thread(memo, channel)
         timings["thread_check"] = round(time.monotonic() - mark, 3)
         if thread.own_reply_ts:
             return self._recover(memo, channel, thread.own_reply_ts)
@@ -216,6 +217,11 @@ class Cycle:
         outcome = decide_outcome(self.settings.reply_template, decide(results), results)
         memo = self._to(memo, Status.COMPUTED, outcome=outcome, timings=timings)
         return self._post(memo, channel, outcome, timings)
+
+    def _thread(self, memo: Memo, channel: Channel) -> ThreadState:
+        """What the memo's thread says now: our own reply, a person's answer, or deletion."""
+        messages = self.slack.thread(channel.id, memo.ts)
+        return read_thread(messages, memo.ts, self.me, self.settings.reply_template)
 
     def _scrape(self, links: list[LookerLink], timings: dict[str, float]) -> list[dict[str, Any]]:
         """SQL per link; a permanent failure of one link is kept as that link's problem, while
@@ -304,10 +310,7 @@ class Cycle:
             )
         except SlackUnavailable:
             # The post may have landed: only the thread can tell. Never post blindly again.
-            me = self.slack.identity()
-            thread = read_thread(
-                self.slack.thread(channel.id, memo.ts), memo.ts, me, self.settings.reply_template
-            )
+            thread = self._thread(memo, channel)
             if not thread.own_reply_ts:
                 log.warning("reply to %s not confirmed; the next cycle checks the thread", memo.key)
                 return MemoReport(memo.key, Status.POSTING, detail="reply not confirmed")
@@ -379,7 +382,6 @@ class Cycle:
             self.slack.react(channel.id, memo.ts, "eyes", add=False)
         if isinstance(exc, SessionExpired):
             self._session_dead = True
-            self.report.session_expired = True
             self._to(
                 memo,
                 Status.NEEDS_LOGIN,
@@ -442,13 +444,10 @@ class Cycle:
                 "the session expired earlier in this cycle", url=self.settings.looker_base_url
             )
         if self._browser is None:
-            try:
-                stored = self.sessions.load()
-            except SessionStoreError as exc:
-                raise NoSession(str(exc), url=self.settings.looker_base_url) from None
+            stored, problem = self._stored_session()
             if stored is None:
                 raise NoSession(
-                    "no Looker session is stored: run `python main.py login`",
+                    problem or "no Looker session is stored: run `python main.py login`",
                     url=self.settings.looker_base_url,
                 )
             self._browser = LookerBrowser(
@@ -460,6 +459,19 @@ class Cycle:
                 trace=self.trace,
             )
         return self._browser
+
+    def _stored_session(self) -> tuple[Stored | None, str | None]:
+        """The stored session and why it is unusable, read and decrypted once per cycle; its
+        cookie values are registered with the log redactor on the way."""
+        if self._session is None:
+            try:
+                stored = self.sessions.load()
+            except SessionStoreError as exc:
+                self._session = (None, str(exc))
+            else:
+                scrub_session(stored.state if stored else None)
+                self._session = (stored, None)
+        return self._session
 
 
 def _ctx(exc: CreditBotError) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import time
 
 from slack_sdk.errors import SlackApiError
 
-from auth.store import SessionStore, SessionStoreError
+from auth.store import Stored
 from bot.reply import session_expired_text, session_expiring_text
 from bot.slack import SlackGateway, SlackUnavailable
 from state.store import StateStore
@@ -29,14 +29,12 @@ class SessionAlerts:
         settings: Settings,
         slack: SlackGateway,
         state: StateStore,
-        sessions: SessionStore,
         *,
         dry_run: bool = False,
     ) -> None:
         self.settings = settings
         self.slack = slack
         self.state = state
-        self.sessions = sessions
         self.dry_run = dry_run
 
     def scrape_succeeded(self) -> None:
@@ -44,21 +42,17 @@ class SessionAlerts:
         if not self.dry_run and self.state.get_meta(TOLD_EXPIRED):
             self.state.set_meta(TOLD_EXPIRED, None)
 
-    def after_cycle(self, *, session_dead: bool) -> None:
+    def after_cycle(self, *, session_dead: bool, stored: Stored | None) -> None:
         if self.dry_run or not self.settings.slack_alert_user:
             return
         if session_dead and not self.state.get_meta(TOLD_EXPIRED):
             text = session_expired_text(self.settings.looker_base_url)
             if self._dm(text, "the expired session"):
                 self.state.set_meta(TOLD_EXPIRED, f"{time.time():.0f}")
-        self.warn_if_expiring()
+        self.warn_if_expiring(stored)
 
-    def warn_if_expiring(self) -> None:
+    def warn_if_expiring(self, stored: Stored | None) -> None:
         """One DM per stored session whose cookies expire within the warning window."""
-        try:
-            stored = self.sessions.load()
-        except SessionStoreError:
-            return
         if stored is None or stored.expires_at is None:
             return
         left = stored.expires_at - time.time()
