@@ -3,7 +3,6 @@ own process."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -20,10 +19,7 @@ from sandbox.queries import demo_queries
 from sandbox.slack import BOT_TOKEN, MEMO_CHANNEL_ID
 from scraper.pages.signin import SignInPage
 from tests.credit_formula import expected_credit
-from tests.world import World
-
-REPO = Path(__file__).resolve().parent.parent
-CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CREDITBOT_"))}
+from tests.world import CLEAN_ENV, REPO, World
 
 
 def test_demo_prints_approved_replies_with_amounts_recomputed_here(warehouse: Path) -> None:
@@ -56,29 +52,11 @@ def test_demo_prints_approved_replies_with_amounts_recomputed_here(warehouse: Pa
 
 def test_scrape_prints_exactly_the_query(world: World) -> None:
     url, query = world.query_url("verify_pumping")
-    scraped = subprocess.run(
-        [
-            sys.executable,
-            "main.py",
-            "scrape",
-            world.looker.short_url(world.looker.add_short_link(url.rsplit("qid=", 1)[1])),
-        ],
-        cwd=REPO,
-        env={**CLEAN_ENV, **world.env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    short = world.looker.short_url(world.looker.add_short_link(url.rsplit("qid=", 1)[1]))
+    scraped = world.run("scrape", short, timeout=120)
     assert scraped.returncode == 0, scraped.stderr
     assert scraped.stdout == query.sql + "\n"
-    elsewhere = subprocess.run(
-        [sys.executable, "main.py", "scrape", "https://example.com/explore/a/b?qid=1"],
-        cwd=REPO,
-        env={**CLEAN_ENV, **world.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    elsewhere = world.run("scrape", "https://example.com/explore/a/b?qid=1", timeout=60)
     assert elsewhere.returncode == 2 and "LOOKER_BASE_URL" in elsewhere.stderr
 
 

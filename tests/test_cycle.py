@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -79,7 +80,22 @@ def test_one_cycle_answers_each_memo_in_its_thread(world: World, playwright: Pla
         link["summary_info"]
     )
     assert {"thread_check", "scrape_1", "notebook_1", "post"} <= set(summary["timings"])
-    assert "sql" not in json.dumps(summary).lower().split('"sql_sha256"')[0]
+    # The summary carries the query's digest, never its text.
+    sql = world.query_url("verify_pumping")[1].sql
+    assert link["sql_sha256"] == hashlib.sha256(sql.encode()).hexdigest()
+    longest = max(sql.splitlines(), key=len)
+    assert not any(longest in text for text in strings_in(summary))
+
+
+def strings_in(value: object) -> list[str]:
+    """Every string inside a JSON value, decoded (so quotes in the SQL cannot hide a match)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [text for item in value for text in strings_in(item)]
+    return []
 
 
 def test_a_second_cycle_and_a_lost_database_answer_nothing_twice(

@@ -3,12 +3,9 @@ and a clean stop of `run` after the memo in hand."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Playwright
@@ -19,7 +16,6 @@ from state.store import StateStore, Status
 from tests.world import World
 from worker import commands
 
-REPO = Path(__file__).resolve().parent.parent
 BOUNDARIES = [
     "after_seen",
     "after_claimed",
@@ -32,17 +28,6 @@ BOUNDARIES = [
 ]
 
 
-def main_py(world: World, *args: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "main.py", *args],
-        cwd=REPO,
-        env={**os.environ, **world.env, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def finish(process: subprocess.Popen[str], timeout: float = 180) -> tuple[int, str, str]:
     out, err = process.communicate(timeout=timeout)
     return process.returncode, out, err
@@ -53,7 +38,7 @@ def test_killed_at_any_boundary_each_memo_is_answered_once(
     world: World, playwright: Playwright, boundary: str
 ) -> None:
     memo = world.memo("verify_pumping")
-    code, _, _ = finish(main_py(world, "once", CREDITBOT_FAILPOINTS=boundary))
+    code, _, _ = finish(world.start("once", CREDITBOT_FAILPOINTS=boundary))
     assert code == -signal.SIGKILL, f"the worker was to die {boundary}"
 
     commands.once(world.settings, playwright=playwright)
@@ -76,18 +61,18 @@ def test_killed_at_any_boundary_each_memo_is_answered_once(
 
 def test_one_worker_per_data_dir(world: World) -> None:
     memo = world.memo("verify_pumping")
-    running = main_py(world, "run", POLL_SECONDS="3600")
+    running = world.start("run", POLL_SECONDS="3600")
     try:
         deadline = time.monotonic() + 120
         while not world.bot_replies(memo["ts"]):
             assert running.poll() is None and time.monotonic() < deadline
             time.sleep(0.2)
         calls = len(world.slack.calls())
-        code, out, err = finish(main_py(world, "once"), timeout=60)
+        code, out, err = finish(world.start("once"), timeout=60)
         assert code == 0 and "another CreditBot worker" in err
         assert len(world.slack.calls()) == calls, "the second worker touched nothing"
 
-        waiting = main_py(world, "once", "--wait")
+        waiting = world.start("once", "--wait")
         time.sleep(2)
         assert waiting.poll() is None, "--wait queues behind the running worker"
         running.send_signal(signal.SIGTERM)
@@ -104,7 +89,7 @@ def test_one_worker_per_data_dir(world: World) -> None:
 def test_run_stops_after_the_memo_in_hand(world: World, playwright: Playwright) -> None:
     first = world.memo("verify_pumping")
     second = world.memo("verify_second")
-    running = main_py(world, "run", POLL_SECONDS="3600")
+    running = world.start("run", POLL_SECONDS="3600")
     try:
         deadline = time.monotonic() + 120
         while "reactions" not in world.slack.message(MEMO_CHANNEL_ID, first["ts"]):
@@ -127,5 +112,5 @@ def test_run_stops_after_the_memo_in_hand(world: World, playwright: Playwright) 
 
 def test_run_exits_2_when_the_bot_is_not_in_the_channel(world: World) -> None:
     world.slack.set_member(MEMO_CHANNEL_ID, False)
-    code, _, err = finish(main_py(world, "run", POLL_SECONDS="3600"), timeout=60)
+    code, _, err = finish(world.start("run", POLL_SECONDS="3600"), timeout=60)
     assert code == 2 and "/invite @CreditBot" in err

@@ -4,14 +4,10 @@ memos, answered, duplicates, lost, wrong amounts. The last three must be 0."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Playwright
@@ -21,7 +17,6 @@ from sandbox.slack import ANALYST, slack_link
 from tests.world import World
 from worker import commands
 
-REPO = Path(__file__).resolve().parent.parent
 PRODUCT = {"verify_pumping": "Verify", "verify_second": "Verify", "psms_pumping": "PSMS"}
 
 
@@ -75,13 +70,7 @@ def post_batch(world: World) -> list[Expected]:
 
 def killed_run(world: World, failpoint: str) -> int:
     """`main.py once` in its own process, SIGKILLed by itself at `failpoint`."""
-    return subprocess.run(
-        [sys.executable, "main.py", "once"],
-        cwd=REPO,
-        env={**os.environ, **world.env, "CREDITBOT_FAILPOINTS": failpoint},
-        capture_output=True,
-        timeout=300,
-    ).returncode
+    return world.run("once", timeout=300, CREDITBOT_FAILPOINTS=failpoint).returncode
 
 
 def test_a_batch_under_faults_is_answered_exactly_once(

@@ -5,10 +5,8 @@ They need a screen; on Linux without one, tests/conftest.py starts Xvfb (CI inst
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, Playwright
@@ -17,8 +15,6 @@ from sandbox.looker import DEMO_EMAIL, DEMO_PASSWORD
 from scraper.pages.signin import SignInPage
 from tests.world import World
 from worker import commands
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -47,14 +43,7 @@ def test_scrape_headed_with_slow_motion(world: World) -> None:
     timings = []
     for flags in ([], ["--headed", "--slow-mo", "1500"]):
         started = time.monotonic()
-        scraped = subprocess.run(
-            [sys.executable, "main.py", "scrape", url, *flags],
-            cwd=REPO,
-            env={**os.environ, **world.env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        scraped = world.run("scrape", url, *flags, timeout=120)
         timings.append(time.monotonic() - started)
         assert scraped.returncode == 0, scraped.stderr
         assert scraped.stdout == query.sql + "\n"

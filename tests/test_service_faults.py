@@ -10,13 +10,13 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
-import nbformat
 import pytest
 from playwright.sync_api import Playwright
 
 from bot.reply import money
 from sandbox.slack import ANALYST, MEMO_CHANNEL_ID, slack_link
 from state.store import Memo, StateStore, Status
+from tests.notebook_files import make_notebook
 from tests.world import World, signed_in_world
 from worker import commands
 from worker.settings import LookerPolicy, Product, SlackPolicy
@@ -213,20 +213,6 @@ NOTEBOOK_CASES = [
 ]
 
 
-def tiny_notebook(path: Path, cell: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    parameters = nbformat.v4.new_code_cell('looker = ""')
-    parameters.metadata["tags"] = ["parameters"]
-    nb.cells = [parameters, nbformat.v4.new_code_cell(cell)]
-    nbformat.write(nb, path)
-    return path
-
-
 @dataclass
 class NotebookRun:
     world: World
@@ -242,7 +228,7 @@ def notebook_run(
     folder = tmp_path_factory.mktemp("notebooks")
     products = tuple(
         Product(
-            c.id, re.compile(f"case_{c.id}\\b"), tiny_notebook(folder / f"{c.id}.ipynb", c.cell)
+            c.id, re.compile(f"case_{c.id}\\b"), make_notebook(folder / f"{c.id}.ipynb", [c.cell])
         )
         for c in NOTEBOOK_CASES
     )

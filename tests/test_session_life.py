@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,8 +21,6 @@ from tests.world import World
 from worker import commands
 from worker.errors import UsageError
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 def fill(page: Page) -> None:
     SignInPage(page).sign_in(DEMO_EMAIL, DEMO_PASSWORD)
@@ -33,19 +28,6 @@ def fill(page: Page) -> None:
 
 def forget_session(world: World) -> None:
     (world.settings.data_dir / "session.enc").unlink()
-
-
-def run_once(world: World) -> subprocess.CompletedProcess[str]:
-    """`python main.py once` as cron would run it: a separate process each time."""
-    env = {**os.environ, **world.env}
-    return subprocess.run(
-        [sys.executable, "main.py", "once"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def test_login_through_the_provider_detects_the_finished_sign_in(
@@ -102,14 +84,7 @@ def test_session_command_on_an_expired_session(world: World, playwright: Playwri
     status = commands.session_status(world.settings, playwright=playwright)
     assert (status.stored, status.works, status.exit_code) == (True, False, 1)
     assert "sign-in" in (status.problem or "")
-    cli = subprocess.run(
-        [sys.executable, "main.py", "session"],
-        cwd=REPO,
-        env={**os.environ, **world.env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    cli = world.run("session", timeout=120)
     assert cli.returncode == 1 and "works:   no" in cli.stdout and "login" in cli.stderr
 
 
@@ -128,7 +103,7 @@ def test_expiry_mid_cycle_leaves_memos_pending_with_one_dm_until_a_new_login(
     assert "python main.py login" in dm["text"]
 
     for _ in range(2):  # cron keeps running `once`: the mark survives, no second DM
-        assert run_once(world).returncode == 0
+        assert world.run("once").returncode == 0
     assert len(world.slack.dms(ANALYST)) == 1
     assert world.replies(second["ts"]) == []
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -17,6 +20,10 @@ from sandbox.slack import ANALYST, MEMO_CHANNEL_ID, SlackSandbox, slack_link
 from tests.credit_formula import expected_credit
 from worker.demo import demo_environ
 from worker.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+# A person's shell may hold real settings; a test's process sees only the world's.
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CREDITBOT_"))}
 
 
 @dataclass
@@ -57,6 +64,23 @@ class World:
 
     def replies(self, ts: str) -> list[dict[str, Any]]:
         return self.slack.thread(MEMO_CHANNEL_ID, ts)[1:]
+
+    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        """`python main.py ARGS` in its own process with this world's settings, as cron runs it."""
+        return subprocess.Popen(
+            [sys.executable, "main.py", *args],
+            cwd=REPO,
+            env={**CLEAN_ENV, **self.env, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, *args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
+        """`start`, then wait for it to end."""
+        process = self.start(*args, **env)
+        out, err = process.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
     def bot_replies(self, ts: str) -> list[dict[str, Any]]:
         return [m for m in self.replies(ts) if m.get("bot_id") == "B0CREDITBOT"]
