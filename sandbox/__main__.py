@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from sandbox.looker import DEMO_EMAIL, DEMO_PASSWORD, LookerSandbox
+from sandbox.looker_skins import EDITORS, SKINS
 from sandbox.slack import ANALYST, BOT_TOKEN, MEMO_CHANNEL_NAME, SlackSandbox
 from sandbox.warehouse import DEFAULT_PATH, build_warehouse
 from worker.demo import post_sample_memos
@@ -18,7 +19,11 @@ def main() -> int:
     parser.add_argument("--slack-port", type=int, default=8901)
     parser.add_argument("--looker-port", type=int, default=8902)
     parser.add_argument("--idp-port", type=int, default=8903)
-    parser.add_argument("--viewer", choices=("pre", "editor"), default="editor")
+    parser.add_argument("--skin", choices=SKINS, default="accessible", help="how Looker draws")
+    parser.add_argument(
+        "--viewer", choices=("pre", "editor"), default="editor", help="accessible skin's SQL viewer"
+    )
+    parser.add_argument("--editor", choices=EDITORS, default="cm6", help="bare skin's SQL editor")
     parser.add_argument("--no-memos", action="store_true", help="start with an empty channel")
     parser.add_argument("--warehouse", type=Path, default=DEFAULT_PATH, help="demo warehouse file")
     args = parser.parse_args()
@@ -26,7 +31,11 @@ def main() -> int:
     with (
         SlackSandbox(port=args.slack_port) as slack,
         LookerSandbox(
-            viewer=args.viewer, app_port=args.looker_port, idp_port=args.idp_port
+            skin=args.skin,
+            viewer=args.viewer,
+            editor=args.editor,
+            app_port=args.looker_port,
+            idp_port=args.idp_port,
         ) as looker,
     ):
         if not args.no_memos:
@@ -36,7 +45,7 @@ def main() -> int:
   Slack Web API   {slack.api_url}   (control: {slack.url}/_sandbox/)
   bot token       {BOT_TOKEN}
   channel         #{MEMO_CHANNEL_NAME}; alert user {ANALYST}
-  Looker          {looker.base_url}   (SSO provider {looker.idp_url})
+  Looker          {looker.base_url}   (SSO provider {looker.idp_url}; skin {args.skin})
   demo sign-in    {DEMO_EMAIL} / {DEMO_PASSWORD}
   warehouse       {warehouse}
 Point a run at it:  cp .env.sandbox .env && python main.py login && python main.py once""",

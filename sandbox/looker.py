@@ -3,7 +3,10 @@
 Two loopback servers: the app (`127.0.0.1`, a single-page app drawn by JavaScript from a JSON
 API) and an identity provider (`localhost`, so that its cookies are separate). The sign-in
 round trip, session expiry, async rendering, a virtualised code editor and server faults behave
-the way they do on real Looker, so a scraper that works here has met the hard cases.
+the way they do on real Looker, so a scraper that works here has met the hard cases. The app is
+drawn in one of several skins (`sandbox/looker_skins`): the accessible modern UI, the classic
+AngularJS Explore with an Ace editor, or a bare SPA of plain divs with a CodeMirror 6 or Monaco
+editor, so the scraper can be proven against page shapes it was not written for.
 
 The IdP sets its own cookie but never skips its form: an expired app session always ends on the
 sign-in page, which is what the product must detect. `add_redirect` paths answer before any
@@ -27,6 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from sandbox import looker_pages as pages
+from sandbox import looker_skins
 
 DEMO_EMAIL = "analyst@example.com"
 DEMO_PASSWORD = "demo-password"
@@ -129,7 +133,9 @@ class LookerSandbox:
     def __init__(
         self,
         *,
+        skin: str = "accessible",
         viewer: str = "pre",
+        editor: str = "cm6",
         expose_editor_model: bool = True,
         render_delay_ms: int = 150,
         session_ttl_seconds: int = 8 * 3600,
@@ -137,9 +143,19 @@ class LookerSandbox:
         app_port: int = 0,
         idp_port: int = 0,
     ) -> None:
+        """`skin` is one of `looker_skins.SKINS`; `viewer` ("pre" or "editor") is the accessible
+        skin's SQL viewer and `editor` ("cm6" or "monaco") the bare skin's (the classic skin always
+        uses Ace). `expose_editor_model` leaves the editor's text model reachable from the page,
+        as each real editor does; without it only the drawn lines can be read."""
+        if skin not in looker_skins.SKINS:
+            raise ValueError(f"skin must be one of {looker_skins.SKINS}, not {skin!r}")
         if viewer not in ("pre", "editor"):
             raise ValueError(f"viewer must be 'pre' or 'editor', not {viewer!r}")
+        if editor not in looker_skins.EDITORS:
+            raise ValueError(f"editor must be one of {looker_skins.EDITORS}, not {editor!r}")
+        self.skin = skin
         self.viewer = viewer
+        self.editor = editor
         self.expose_editor_model = expose_editor_model
         self.render_delay_ms = render_delay_ms
         self.session_ttl_seconds = session_ttl_seconds
@@ -212,15 +228,25 @@ class LookerSandbox:
         return qid
 
     def explore_url(self, qid: str, **extra_params: str) -> str:
+        return self.base_url + self._explore_path(qid, **extra_params)
+
+    def _explore_path(self, qid: str, **extra_params: str) -> str:
         query = self._query(qid)
         params = urllib.parse.urlencode({"qid": qid, **extra_params}, safe=",")
-        return f"{self.base_url}/explore/{query.model}/{query.view}?{params}"
+        return f"/explore/{query.model}/{query.view}?{params}"
 
     def add_short_link(self, qid: str) -> str:
-        self._query(qid)
+        """A /x/ link to the query's explore, with the Data and SQL toggles as Looker's have."""
+        return self.add_short_link_to_path(self._explore_path(qid, toggle="dat,sql"))
+
+    def add_short_link_to_path(self, path: str) -> str:
+        """A /x/ link to any app path (a dashboard, say): a link that does not show where it goes.
+        Like every /x/ link it answers only a signed-in session."""
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', not {path!r}")
         with self._lock:
             slug = "".join(self._rng.choice(_BASE62) for _ in range(10))
-            self._short_links[slug] = qid
+            self._short_links[slug] = path
         return slug
 
     def short_url(self, slug: str) -> str:
@@ -349,13 +375,15 @@ class LookerSandbox:
         elif not self._signed_in(h):
             h.redirect("/login?" + urllib.parse.urlencode({"return_to": h.path}))
         elif path.startswith("/x/") and path[3:] in self._short_links:
-            h.redirect(self.explore_url(self._short_links[path[3:]], toggle="dat,sql"))
+            h.redirect(self.base_url + self._short_links[path[3:]])
         else:
             h.send(200, self._shell())
 
     def _shell(self) -> str:
-        return pages.shell(
+        return looker_skins.shell(
+            skin=self.skin,
             viewer=self.viewer,
+            editor=self.editor,
             expose_editor_model=self.expose_editor_model,
             visible_lines=self.editor_visible_lines,
         )
