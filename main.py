@@ -35,7 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="keep a Playwright trace of every link (failed links always keep one)",
         )
 
-    sub.add_parser("demo", help="the whole cycle on the built-in sandbox, no credentials")
+    p = sub.add_parser("demo", help="the whole cycle on the built-in sandbox, no credentials")
+    p.add_argument(
+        "--skin",
+        choices=("accessible", "classic", "bare"),
+        default="accessible",
+        help="how the local Looker draws its pages: accessible (roles and labels), classic "
+        "(AngularJS with an Ace editor), bare (plain divs, a CodeMirror 6 editor)",
+    )
     p = sub.add_parser("once", help="one poll-and-process cycle, then exit")
     p.add_argument("--dry-run", action="store_true", help="post nothing, change no state")
     p.add_argument("--wait", action="store_true", help="wait for another running worker")
@@ -50,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser("scrape", help="print the SQL behind one Looker link")
     p.add_argument("url", metavar="URL")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="print each step tried (to stderr): what matched, how long it took, and when "
+        "nothing worked, what the page showed and a [looker.selectors] override to paste",
+    )
     browser_flags(p)
     sub.add_parser("session", help="is a session stored, until when, does it work now")
     return parser
@@ -57,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from scraper.explain import Explanation
     from worker import commands
     from worker.logs import setup_logging
     from worker.settings import load_settings
@@ -66,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             from worker.demo import demo
 
             setup_logging(None, verbose=args.verbose)
-            return demo()
+            return demo(skin=args.skin)
         settings = load_settings()
         setup_logging(settings.data_dir, verbose=args.verbose)
         browser = commands.BrowserOptions(
@@ -90,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"Looker session stored in {where}; expires {commands.when(stored.expires_at)}")
         elif args.command == "scrape":
-            print(commands.scrape(settings, args.url, browser=browser))
+            explain = Explanation(args.url) if args.explain else None
+            try:
+                print(commands.scrape(settings, args.url, browser=browser, explain=explain))
+            finally:
+                if explain is not None:
+                    print(explain.render(), file=sys.stderr)
         elif args.command == "session":
             status = commands.session_status(settings)
             print(f"stored:  {'yes' if status.stored else 'no'} ({status.where})")

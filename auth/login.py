@@ -1,8 +1,9 @@
 """Capture a Looker session: a person signs in through SSO in a real browser window.
 
 Sign-in is detected without anyone pressing anything: the window is back on the Looker origin,
-off its sign-in pages, with the app drawn. `demo` passes a `fill` callback that completes the
-sandbox provider's form; a real run never fills credentials.
+off its sign-in pages, and the page has stopped loading (no request in flight, no spinner) with
+something drawn. No marker of one Looker's app is needed. `demo` and the tests pass a `fill`
+callback that completes the sandbox provider's form; a real run never fills credentials.
 """
 
 from __future__ import annotations
@@ -10,17 +11,21 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, Playwright, sync_playwright
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page, async_playwright
 
 from scraper.browser import launch_options
-from scraper.pages.app import AppPage
+from scraper.explain import Explanation
+from scraper.loop import run_once
+from scraper.pages.app import SETTLED_SECONDS, LookerPage
 from worker.errors import CreditBotError, UsageError
 from worker.settings import Settings
+
+Fill = Callable[[Page], Awaitable[None]]
 
 
 class LoginFailed(CreditBotError):
@@ -28,54 +33,68 @@ class LoginFailed(CreditBotError):
 
 
 def capture(
-    settings: Settings,
-    *,
-    timeout_seconds: float,
-    headed: bool = True,
-    playwright: Playwright | None = None,
-    fill: Callable[[Page], None] | None = None,
+    settings: Settings, *, timeout_seconds: float, headed: bool = True, fill: Fill | None = None
 ) -> dict[str, Any]:
     """Open Looker, wait for a finished sign-in, return the browser's storage state."""
-    if playwright is None:
-        with sync_playwright() as p:
-            return capture(
-                settings, timeout_seconds=timeout_seconds, headed=headed, playwright=p, fill=fill
-            )
-    browser = playwright.chromium.launch(
-        **launch_options(playwright, headless=not headed, override=settings.chromium_path)
-    )
-    try:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.goto(settings.looker_base_url, wait_until="domcontentloaded")
-        app = AppPage(page, settings.looker, settings.looker_origin, settings.looker_base_url)
-        filled = False
-        deadline = time.monotonic() + timeout_seconds
-        while time.monotonic() < deadline:
-            if page.is_closed():
-                raise LoginFailed("the browser window was closed before sign-in finished")
-            if app.on_signin_page():
-                if fill is not None and not filled and _form_ready(page):
-                    fill(page)
-                    filled = True
-            elif app.element("app_ready").count():
-                return context.storage_state()
-            page.wait_for_timeout(250)
-        raise LoginFailed(
-            f"no sign-in within {timeout_seconds:g} s (use --timeout to allow more time)"
-        )
-    except PlaywrightError as exc:
-        if "closed" in str(exc).lower():
-            raise LoginFailed("the browser window was closed before sign-in finished") from None
-        raise
-    finally:
-        with contextlib.suppress(PlaywrightError):
-            browser.close()
+    return run_once(_capture(settings, timeout_seconds, headed, fill))
 
 
-def _form_ready(page: Page) -> bool:
+async def _capture(
+    settings: Settings, timeout_seconds: float, headed: bool, fill: Fill | None
+) -> dict[str, Any]:
+    async with async_playwright() as playwright:
+        options = launch_options(playwright, headless=not headed, override=settings.chromium_path)
+        browser = await playwright.chromium.launch(**options)
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 900})
+            page = await context.new_page()
+            await page.goto(settings.looker_base_url, wait_until="domcontentloaded")
+            return await _wait_for_sign_in(settings, page, timeout_seconds, fill)
+        except PlaywrightError as exc:
+            if "closed" in str(exc).lower():
+                raise LoginFailed("the browser window was closed before sign-in finished") from None
+            raise
+        finally:
+            with contextlib.suppress(PlaywrightError):
+                await browser.close()
+
+
+async def _wait_for_sign_in(
+    settings: Settings, page: Page, timeout_seconds: float, fill: Fill | None
+) -> dict[str, Any]:
+    base = settings.looker_base_url
+    looker = LookerPage(page, settings.looker, settings.looker_origin, base, Explanation(base))
+    filled = False
+    quiet_since: float | None = None
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if page.is_closed():
+            raise LoginFailed("the browser window was closed before sign-in finished")
+        if looker.on_signin_page():
+            quiet_since = None
+            if fill is not None and not filled and await _form_ready(page):
+                await fill(page)
+                filled = True
+        elif await looker.loading() or not await _drawn(page):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= SETTLED_SECONDS:
+            return await page.context.storage_state()
+        await page.wait_for_timeout(250)
+    raise LoginFailed(f"no sign-in within {timeout_seconds:g} s (use --timeout to allow more time)")
+
+
+async def _drawn(page: Page) -> bool:
     try:
-        return page.get_by_role("button", name="Sign in").count() > 0
+        return bool((await page.locator("body").inner_text()).strip())
+    except PlaywrightError:
+        return False
+
+
+async def _form_ready(page: Page) -> bool:
+    try:
+        return await page.get_by_role("button", name="Sign in").count() > 0
     except PlaywrightError:
         return False
 

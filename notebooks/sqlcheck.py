@@ -60,10 +60,10 @@ def check_read_only(sql: str, dialect: str) -> None:
     except ParseError as exc:
         first = exc.errors[0]["description"] if exc.errors else str(exc).splitlines()[0]
         raise UnsafeSQL(
-            f"the query is not valid {dialect} SQL ({first})", dialect=dialect
+            f"the query is not valid {dialect} SQL ({first})", dialect=dialect, parsed=False
         ) from None
     if not statements:
-        raise UnsafeSQL("the query is empty", dialect=dialect)
+        raise UnsafeSQL("the query is empty", dialect=dialect, parsed=False)
     if len(statements) > 1:
         raise UnsafeSQL(f"the query holds {len(statements)} statements, not one", dialect=dialect)
     statement = statements[0]

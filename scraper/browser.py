@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from playwright.async_api import Playwright as AsyncPlaywright
 from playwright.sync_api import Playwright, sync_playwright
 
 SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -39,12 +40,12 @@ class ChromiumChoice:
     source: str  # "CHROMIUM_PATH", "playwright", "system"
 
 
-def _playwright_bundled(p: Playwright) -> str | None:
+def _playwright_bundled(p: Playwright | AsyncPlaywright) -> str | None:
     path = p.chromium.executable_path
     return path if path and Path(path).exists() else None
 
 
-def find_chromium(p: Playwright, override: str | None = None) -> ChromiumChoice:
+def find_chromium(p: Playwright | AsyncPlaywright, override: str | None = None) -> ChromiumChoice:
     """Pick the browser at run time: CHROMIUM_PATH, then Playwright's own, then the system's."""
     override = override or os.environ.get("CHROMIUM_PATH")
     if override:
@@ -72,7 +73,11 @@ def launch_args(choice: ChromiumChoice) -> list[str]:
 
 
 def launch_options(
-    p: Playwright, *, headless: bool = True, slow_mo: float = 0, override: str | None = None
+    p: Playwright | AsyncPlaywright,
+    *,
+    headless: bool = True,
+    slow_mo: float = 0,
+    override: str | None = None,
 ) -> dict:
     """Keyword arguments for `p.chromium.launch` (also used by pytest-playwright's fixture)."""
     choice = find_chromium(p, override)

@@ -1,50 +1,50 @@
-"""One headless Chromium context per cycle, signed in with the stored session, that reads the
-SQL behind Looker links.
+"""One headless Chromium context, signed in with the stored session, that reads the SQL behind
+Looker links.
 
-The context only ever talks to the Looker origin: every other request is aborted, and a Looker
-page that redirects elsewhere is stopped before the browser follows (Playwright's `route` does not
-see redirect targets, so navigations are fetched here with redirects off and checked). A redirect
-to Looker's sign-in means the session has expired. Failed links leave a trace and a screenshot,
-owner-only, in the data dir.
+Playwright's async API drives the browser on a private event-loop thread, so the rest of
+CreditBot calls it like any function while the browser side is free to keep several pages going.
+The context only ever talks to the Looker origin (`scraper.guard`). Failed links leave a
+screenshot and a trace, owner-only, in the data dir.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-from urllib.parse import urljoin, urlsplit
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, BrowserContext, Playwright, Request, Route, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from bot.links import LinkKind, LookerLink
 from scraper.browser import launch_options
+from scraper.explain import Explanation
+from scraper.guard import OriginGuard
+from scraper.loop import LoopThread
+from scraper.pages.app import LookerPage
 from scraper.pages.explore import ExplorePage
 from worker.errors import (
     BlockedRequest,
     BrowserCrashed,
     LookerUnavailable,
-    QueryNotFound,
     ScrapeError,
     ScrapeTimeout,
-    SessionExpired,
     UnsupportedPage,
 )
 from worker.settings import Settings, origin_of
 
 log = logging.getLogger(__name__)
 TRACE_BUDGET_BYTES = 25 * 1024 * 1024
-BLOCKED_PAGE = "<!doctype html><title>Blocked</title><h1>Blocked by CreditBot</h1>"
-HOP_PAGE = "<!doctype html><title>Redirecting</title><script>location.replace({target})</script>"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class ScrapedQuery:
     url: str
     final_url: str
     sql: str
+    strategy: str  # which way worked at each stage, for the memo's summary
     trace: str | None = None
 
 
@@ -63,26 +64,29 @@ class LookerBrowser:
         settings: Settings,
         storage_state: dict[str, Any] | None,
         *,
-        playwright: Playwright | None = None,
         headed: bool = False,
         slow_mo: float = 0,
         trace: bool = False,
         artifacts_dir: Path | None = None,
     ) -> None:
         self.settings = settings
+        self.policy = settings.looker
         self.storage_state = storage_state
         self.origin = settings.looker_origin
         self.headed = headed
         self.slow_mo = slow_mo
         self.trace = trace
         self.artifacts_dir = artifacts_dir or settings.data_dir / "traces"
-        self._playwright = playwright
-        self._own_playwright: Any = None
+        self.guard = OriginGuard(self.origin)
+        self._loop: LoopThread | None = None
+        self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._context: BrowserContext | None = None
         self._scratch: str | None = None
-        self.blocked: list[str] = []
-        self._blocked_navigation: str | None = None
+
+    @property
+    def blocked(self) -> list[str]:
+        return self.guard.blocked
 
     def __enter__(self) -> LookerBrowser:
         return self
@@ -92,111 +96,21 @@ class LookerBrowser:
     ) -> None:
         self.close()
 
+    def _run(self, work: Coroutine[Any, Any, T]) -> T:
+        if self._loop is None:
+            self._loop = LoopThread()
+        return self._loop.run(work)
+
     def close(self) -> None:
-        self.close_browser()
-        if self._own_playwright is not None:
-            self._own_playwright.stop()
-            self._own_playwright = None
-
-    def close_browser(self) -> None:
-        for closer in (self._context, self._browser):
-            if closer is not None:
-                with contextlib.suppress(PlaywrightError):
-                    closer.close()
-        self._context = self._browser = None
-        if self._scratch:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
-
-    # --- browser life -----------------------------------------------------------------------
-
-    def _ensure_context(self) -> BrowserContext:
-        if self._context is not None and self._browser is not None and self._browser.is_connected():
-            return self._context
-        if self._browser is not None:  # it crashed: start afresh, leaving nothing behind
-            self.close_browser()
-        if self._playwright is None:
-            self._own_playwright = sync_playwright().start()
-            self._playwright = self._own_playwright
-        assert self._playwright is not None
-        options = launch_options(
-            self._playwright,
-            headless=not self.headed,
-            slow_mo=self.slow_mo,
-            override=self.settings.chromium_path,
-        )
-        # Playwright keeps trace material in a folder it never removes; give it one we do.
-        self._scratch = tempfile.mkdtemp(prefix="creditbot-browser-")
-        self._browser = self._playwright.chromium.launch(**options, traces_dir=self._scratch)
-        self._context = self._browser.new_context(
-            storage_state=self.storage_state,  # type: ignore[arg-type]
-            viewport={"width": 1400, "height": 1000},
-        )
-        self._context.set_default_timeout(self.settings.looker.element_timeout_ms)
-        self._context.set_default_navigation_timeout(self.settings.looker.navigation_timeout_ms)
-        self._context.route("**/*", self._guard)
-        self._context.tracing.start(screenshots=True, snapshots=True, sources=False)
-        return self._context
-
-    def _guard(self, route: Route, request: Request) -> None:
-        """Only the Looker origin, and no redirect out of it."""
-        url = request.url
-        if not url.startswith(("http://", "https://")):
-            route.continue_()
+        if self._loop is None:
             return
-        if origin_of(url) != self.origin:
-            self.blocked.append(url)
-            log.warning("blocked a request outside Looker: %s", _no_query(url))
-            route.abort("blockedbyclient")
-            return
-        if not request.is_navigation_request():
-            route.continue_()
-            return
-        try:
-            response = route.fetch(max_redirects=0)
-        except PlaywrightError:  # Looker unreachable: let the page fail as a browser would
-            route.abort("failed")
-            return
-        location = response.headers.get("location")
-        if 300 <= response.status < 400 and location:
-            target = urljoin(url, location)
-            if origin_of(target) != self.origin:
-                self.blocked.append(target)
-                self._blocked_navigation = target
-                log.warning("blocked a redirect from %s to %s", _no_query(url), _no_query(target))
-                route.fulfill(status=200, content_type="text/html", body=BLOCKED_PAGE)
-                return
-            # Chromium follows a redirect without asking `route` again, so hop by a client-side
-            # navigation instead: the next hop comes back through this guard.
-            route.fulfill(
-                status=200,
-                content_type="text/html",
-                headers={"cache-control": "no-store"},
-                body=HOP_PAGE.format(target=json.dumps(target).replace("<", "\\u003c")),
-            )
-            return
-        route.fulfill(response=response)
+        self._loop.run(self._close())
+        self._loop.stop()
+        self._loop = None
 
-    def check_signed_in(self) -> None:
-        """Open Looker's home page headlessly; raise `SessionExpired` if it asks for a sign-in."""
-        page = self._ensure_context().new_page()
-        self._blocked_navigation = None
-        try:
-            page.goto(self.settings.looker_base_url, wait_until="domcontentloaded")
-            ExplorePage(
-                page, self.settings.looker, self.origin, self.settings.looker_base_url
-            ).wait_ready(self._raise_if_blocked)
-        except PlaywrightTimeout:
-            raise ScrapeTimeout(
-                "Looker did not answer", url=self.settings.looker_base_url
-            ) from None
-        finally:
-            with contextlib.suppress(PlaywrightError):
-                page.close()
+    # --- the public calls -------------------------------------------------------------------
 
-    # --- reading one link -------------------------------------------------------------------
-
-    def read_sql(self, link: LookerLink) -> ScrapedQuery:
+    def read_sql(self, link: LookerLink, explain: Explanation | None = None) -> ScrapedQuery:
         """The whole query behind one link, or a typed `ScrapeError` naming it."""
         if link.kind is LinkKind.UNSUPPORTED:
             if urlsplit(link.url).path.startswith("/dashboards"):
@@ -209,89 +123,142 @@ class LookerBrowser:
             raise UnsupportedPage(problem, url=link.url)
         if origin_of(link.url) != self.origin:
             raise BlockedRequest(f"the link is outside {self.origin}", url=link.url)
+        return self._run(self._read(link, explain or Explanation(link.url)))
+
+    def check_signed_in(self) -> None:
+        """Open Looker's home page; raise `SessionExpired` if it asks for a sign-in."""
+        self._run(self._check_signed_in())
+
+    # --- browser life -----------------------------------------------------------------------
+
+    async def _ensure_context(self) -> BrowserContext:
+        if self._context is not None and self._browser is not None and self._browser.is_connected():
+            return self._context
+        if self._browser is not None:  # it crashed: start afresh, leaving nothing behind
+            await self._close_browser()
+        if self._playwright is None:
+            self._playwright = await async_playwright().start()
+        options = launch_options(
+            self._playwright,
+            headless=not self.headed,
+            slow_mo=self.slow_mo,
+            override=self.settings.chromium_path,
+        )
+        # Playwright keeps trace material in a folder it never removes; give it one we do.
+        self._scratch = tempfile.mkdtemp(prefix="creditbot-browser-")
         try:
-            context = self._ensure_context()
+            self._browser = await self._playwright.chromium.launch(
+                **options, traces_dir=self._scratch
+            )
         except PlaywrightError as exc:
             raise BrowserCrashed(
-                f"Chromium did not start: {_first_line(exc)}", url=link.url
+                f"Chromium did not start: {first_line(exc)}", url=self.settings.looker_base_url
             ) from None
-        context.tracing.start_chunk(title=link.url)
-        page = context.new_page()
-        self._blocked_navigation = None
+        self._context = await self._browser.new_context(
+            storage_state=self.storage_state,  # type: ignore[arg-type]
+            viewport={"width": 1400, "height": 1000},
+        )
+        self._context.set_default_timeout(self.policy.element_timeout_ms)
+        self._context.set_default_navigation_timeout(self.policy.navigation_timeout_ms)
+        await self._context.route("**/*", self.guard)
+        await self._context.tracing.start(screenshots=True, snapshots=True, sources=False)
+        return self._context
+
+    async def _close_browser(self) -> None:
+        for closer in (self._context, self._browser):
+            if closer is not None:
+                with contextlib.suppress(PlaywrightError):
+                    await closer.close()
+        self._context = self._browser = None
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    async def _close(self) -> None:
+        await self._close_browser()
+        if self._playwright is not None:
+            await self._playwright.stop()
+            self._playwright = None
+
+    async def _check_signed_in(self) -> None:
+        page = await (await self._ensure_context()).new_page()
+        url = self.settings.looker_base_url
+        looker = LookerPage(
+            page, self.policy, self.origin, url, Explanation(url), self._check(page)
+        )
         try:
-            sql, final_url = self._read(page, link.url)
+            await _goto(page, url)
+            await looker.wait_settled()
+        finally:
+            self.guard.forget(page)
+            with contextlib.suppress(PlaywrightError):
+                await page.close()
+
+    # --- reading one link -------------------------------------------------------------------
+
+    async def _read(self, link: LookerLink, explain: Explanation) -> ScrapedQuery:
+        context = await self._ensure_context()
+        explain.step("browser", "ready")
+        await context.tracing.start_chunk(title=link.url)
+        page = await context.new_page()
+        explore = ExplorePage(page, self.policy, self.origin, link.url, explain, self._check(page))
+        try:
+            sql = await _open_and_read(explore, link.url)
         except BaseException as exc:
-            trace = self._keep_failure(page, link.url, exc)
-            if isinstance(exc, ScrapeError) and trace:
-                exc.context["trace"] = trace
+            await explain.take_survey(page)
+            kept = await self._keep_failure(page, link.url, exc)
+            explain.files.extend(kept)
+            if isinstance(exc, ScrapeError) and kept:
+                exc.context["trace"] = kept[0]
             raise
         else:
-            kept = self._trace_path(link.url) if self.trace else None
-            context.tracing.stop_chunk(path=str(kept) if kept else None)
-            if kept:
-                kept.chmod(0o600)
-                log.info("trace of %s: %s", link.url, kept)
-        finally:
-            with contextlib.suppress(PlaywrightError):
-                page.close()
-        return ScrapedQuery(link.url, final_url, sql, str(kept) if kept else None)
-
-    def _read(self, page: Any, url: str) -> tuple[str, str]:
-        explore = ExplorePage(page, self.settings.looker, self.origin, url)
-        try:
-            response = page.goto(url, wait_until="domcontentloaded")
-            if response is not None and response.status >= 500:
-                raise LookerUnavailable(f"Looker answered HTTP {response.status}", url=url)
-            if response is not None and response.status == 404:
-                raise QueryNotFound("Looker answered HTTP 404", url=url)
-            explore.wait_ready(self._raise_if_blocked)
-            sql = explore.read_sql()
-            if explore.on_signin_page():
-                raise SessionExpired("Looker asked for a sign-in while reading the SQL", url=url)
-            return sql, page.url
-        except PlaywrightTimeout as exc:
-            if explore.on_signin_page():
-                raise SessionExpired(
-                    "Looker asked for a sign-in: the stored session has expired", url=url
-                ) from None
-            raise ScrapeTimeout(
-                f"Looker's page did not respond: {_first_line(exc)}", url=url
-            ) from None
-        except PlaywrightError as exc:
-            if explore.on_signin_page():
-                raise SessionExpired(
-                    "Looker asked for a sign-in: the stored session has expired", url=url
-                ) from None
-            raise BrowserCrashed(f"the browser failed: {_first_line(exc)}", url=url) from None
-
-    def _raise_if_blocked(self, url: str) -> None:
-        if self._blocked_navigation:
-            raise BlockedRequest(
-                f"the page redirected outside Looker, to {_no_query(self._blocked_navigation)}",
-                url=url,
+            kept_trace = self._trace_path(link.url) if self.trace else None
+            await context.tracing.stop_chunk(path=str(kept_trace) if kept_trace else None)
+            if kept_trace:
+                kept_trace.chmod(0o600)
+                explain.files.append(str(kept_trace))
+                log.info("trace of %s: %s", link.url, kept_trace)
+            return ScrapedQuery(
+                link.url,
+                page.url,
+                sql,
+                explain.strategy(),
+                str(kept_trace) if kept_trace else None,
             )
+        finally:
+            self.guard.forget(page)
+            with contextlib.suppress(PlaywrightError):
+                await page.close()
 
-    def _keep_failure(self, page: Any, url: str, exc: BaseException) -> str | None:
+    def _check(self, page: Page) -> Any:
+        return lambda url: self.guard.raise_if_blocked(page, url)
+
+    async def _keep_failure(self, page: Page, url: str, exc: BaseException) -> list[str]:
         """Trace and screenshot of a failed link, owner-only; the trace within a size budget."""
         if self._context is None:
-            return None
+            return []
         trace_path = self._trace_path(url)
         shot_path = trace_path.with_name(trace_path.name.replace(".trace.zip", ".png"))
+        kept = []
         try:
-            page.screenshot(path=str(shot_path), full_page=True)
+            await page.screenshot(path=str(shot_path), full_page=True)
             shot_path.chmod(0o600)
         except PlaywrightError:
             pass
         try:
-            self._context.tracing.stop_chunk(path=str(trace_path))
+            await self._context.tracing.stop_chunk(path=str(trace_path))
             trace_path.chmod(0o600)
             if trace_path.stat().st_size > TRACE_BUDGET_BYTES:
                 trace_path.unlink()
-                return str(shot_path) if shot_path.exists() else None
+            else:
+                kept.append(str(trace_path))
         except (PlaywrightError, OSError):
-            return str(shot_path) if shot_path.exists() else None
-        log.info("kept a trace of the failed link: %s (%s)", trace_path, type(exc).__name__)
-        return str(trace_path)
+            pass
+        if shot_path.exists():
+            kept.append(str(shot_path))
+        if kept:
+            log.info("kept evidence of the failed link: %s (%s)", kept[0], type(exc).__name__)
+        return kept
 
     def _trace_path(self, url: str) -> Path:
         """Owner-only folder; one name per link and moment."""
@@ -303,17 +270,41 @@ class LookerBrowser:
         )
 
 
+async def _open_and_read(explore: ExplorePage, url: str) -> str:
+    """Open the link and read its SQL; Playwright's own failures become typed errors, and a
+    failure on a sign-in page is the session's expiry, whatever Playwright called it."""
+    try:
+        response = await _goto(explore.page, url)
+        explore.explain.step("page", f"opened (HTTP {response.status if response else '?'})")
+        return await explore.read_sql()
+    except PlaywrightTimeout as exc:
+        explore.raise_if_gone()
+        raise ScrapeTimeout(f"Looker's page did not respond: {first_line(exc)}", url=url) from None
+    except PlaywrightError as exc:
+        explore.raise_if_gone()
+        raise BrowserCrashed(f"the browser failed: {first_line(exc)}", url=url) from None
+
+
+async def _goto(page: Page, url: str) -> Any:
+    """Navigate; what happens next is the page object's business (it polls), so only an
+    unreachable Looker or a dead browser is an error here."""
+    try:
+        return await page.goto(url, wait_until="commit")
+    except PlaywrightTimeout:
+        raise ScrapeTimeout("Looker did not answer", url=url) from None
+    except PlaywrightError as exc:
+        if "net::ERR_" in str(exc):
+            raise LookerUnavailable(
+                f"Looker could not be reached ({first_line(exc)})", url=url
+            ) from None
+        raise BrowserCrashed(f"the browser failed: {first_line(exc)}", url=url) from None
+
+
 def _slug(url: str) -> str:
     parts = urlsplit(url)
     text = (parts.path + "-" + parts.query)[:60]
     return "".join(c if c.isalnum() else "-" for c in text).strip("-") or "page"
 
 
-def _no_query(url: str) -> str:
-    """Redirect targets may carry tokens in the query (SAML, OAuth codes): log without it."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Playwright
 
 from bot.reply import money
 from sandbox.queries import demo_queries
@@ -247,9 +246,7 @@ def row_counts(warehouse: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def corpus(
-    playwright: Playwright, warehouse: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[CorpusRun]:
+def corpus(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorpusRun]:
     """Every case posted in one channel, then two cycles (edits happen between them)."""
     with signed_in_world(
         warehouse, tmp_path_factory.mktemp("corpus") / "data", max_links_per_memo=MAX_LINKS
@@ -257,12 +254,12 @@ def corpus(
         slack = world.slack
         posted = {case.id: case.post(world) for case in CASES}
         rows_before = row_counts(warehouse)
-        commands.once(world.settings, playwright=playwright)
+        commands.once(world.settings)
         first = len(slack.calls_of("chat.postMessage"))
         for case in CASES:
             if case.after_first_cycle:
                 case.after_first_cycle(world, posted[case.id].ts)
-        commands.once(world.settings, playwright=playwright)
+        commands.once(world.settings)
         yield CorpusRun(world, posted, rows_before, first, len(slack.calls_of("chat.postMessage")))
 
 
@@ -353,29 +350,25 @@ def test_unsafe_sql_never_reaches_the_warehouse(corpus: CorpusRun) -> None:
     ]
 
 
-def test_a_person_answer_does_not_stop_the_worker_when_so_configured(
-    world: World, playwright: Playwright
-) -> None:
+def test_a_person_answer_does_not_stop_the_worker_when_so_configured(world: World) -> None:
     posted = with_thread_reply("Approved, $10.00")(world)
-    commands.once(replace(world.settings, skip_answered_by_person=False), playwright=playwright)
+    commands.once(replace(world.settings, skip_answered_by_person=False))
     assert posted.total is not None
     assert [m["text"] for m in world.bot_replies(posted.ts)] == [
         f"Approved, {money(posted.total)}, exceptions"
     ]
 
 
-def test_a_memo_deleted_while_waiting_for_a_retry_is_skipped(
-    world: World, playwright: Playwright
-) -> None:
+def test_a_memo_deleted_while_waiting_for_a_retry_is_skipped(world: World) -> None:
     posted = verify_memo(world)
     world.looker.fail_next(1, 500)
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
     state = StateStore(world.settings.data_dir / "state.sqlite3")
     try:
         waiting = state.get(MEMO_CHANNEL_ID, posted.ts)
         assert waiting is not None and waiting.status is Status.RETRY
         world.slack.delete(MEMO_CHANNEL_ID, posted.ts)
-        commands.once(world.settings, playwright=playwright)
+        commands.once(world.settings)
         gone = state.get(MEMO_CHANNEL_ID, posted.ts)
     finally:
         state.close()

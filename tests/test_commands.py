@@ -17,7 +17,6 @@ from bot.reply import money
 from sandbox.looker import DEMO_EMAIL, DEMO_PASSWORD
 from sandbox.queries import demo_queries
 from sandbox.slack import BOT_TOKEN, MEMO_CHANNEL_ID
-from scraper.pages.signin import SignInPage
 from tests.credit_formula import expected_credit
 from tests.world import CLEAN_ENV, REPO, World
 
@@ -100,7 +99,9 @@ def test_python_m_sandbox_serves_slack_and_looker(page: Page, tmp_path: Path) ->
         memo_link = re.search(r"<(http[^|>]+/explore/[^|>]+)\|", memos[-1]["text"]).group(1)  # type: ignore[union-attr]
 
         page.goto(memo_link.replace("&amp;", "&"))
-        SignInPage(page).sign_in(DEMO_EMAIL, DEMO_PASSWORD)
+        page.get_by_label("Email").fill(DEMO_EMAIL)
+        page.get_by_label("Password").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
         page.get_by_role("tab", name="SQL").click()
         assert "authy" in page.get_by_label("SQL query").inner_text().lower()
         assert page.url.startswith(looker_url)

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Playwright
 
 from bot.reply import money
 from sandbox.slack import ANALYST, MEMO_CHANNEL_ID, slack_link
@@ -21,7 +20,7 @@ def approved(total: object) -> str:
     return f"Approved, {money(total)}, exceptions"  # type: ignore[arg-type]
 
 
-def test_one_cycle_answers_each_memo_in_its_thread(world: World, playwright: Playwright) -> None:
+def test_one_cycle_answers_each_memo_in_its_thread(world: World) -> None:
     single = world.memo("verify_pumping")
     second_url, second = world.query_url("verify_second")
     psms_url, psms = world.query_url("psms_pumping")
@@ -49,7 +48,7 @@ def test_one_cycle_answers_each_memo_in_its_thread(world: World, playwright: Pla
     dashboard_memo = world.slack.messages()[-1]
     world.slack.join("U0FRAUDOPS")
 
-    report = commands.once(world.settings, playwright=playwright)
+    report = commands.once(world.settings)
 
     verify = world.query_url("verify_pumping")[1]
     expected_single = world.credit("Verify", verify)
@@ -80,6 +79,8 @@ def test_one_cycle_answers_each_memo_in_its_thread(world: World, playwright: Pla
         link["summary_info"]
     )
     assert {"thread_check", "scrape_1", "notebook_1", "post"} <= set(summary["timings"])
+    # Which way of reading the page worked, for a person checking a new Looker.
+    assert "viewer: " in link["strategy"] and "codemirror5 model" in link["strategy"]
     # The summary carries the query's digest, never its text.
     sql = world.query_url("verify_pumping")[1].sql
     assert link["sql_sha256"] == hashlib.sha256(sql.encode()).hexdigest()
@@ -98,17 +99,15 @@ def strings_in(value: object) -> list[str]:
     return []
 
 
-def test_a_second_cycle_and_a_lost_database_answer_nothing_twice(
-    world: World, playwright: Playwright
-) -> None:
+def test_a_second_cycle_and_a_lost_database_answer_nothing_twice(world: World) -> None:
     memo = world.memo("verify_pumping")
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
     posts = len(world.slack.calls_of("chat.postMessage"))
     assert len(world.bot_replies(memo["ts"])) == 1
 
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
     (world.settings.data_dir / "state.sqlite3").unlink()
-    report = commands.once(world.settings, playwright=playwright)
+    report = commands.once(world.settings)
 
     assert len(world.bot_replies(memo["ts"])) == 1
     assert len(world.slack.calls_of("chat.postMessage")) == posts
@@ -117,11 +116,9 @@ def test_a_second_cycle_and_a_lost_database_answer_nothing_twice(
     ]
 
 
-def test_links_matching_no_product_are_skipped_and_listed(
-    world: World, playwright: Playwright
-) -> None:
+def test_links_matching_no_product_are_skipped_and_listed(world: World) -> None:
     memo = world.memo("verify_pumping", "unrouted")
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
     reply = world.bot_replies(memo["ts"])[0]
     verify = world.query_url("verify_pumping")[1]
     assert reply["text"] == approved(world.credit("Verify", verify))
@@ -129,20 +126,18 @@ def test_links_matching_no_product_are_skipped_and_listed(
     assert "skipped" in breakdown and "matches no product" in breakdown
 
 
-def test_a_memo_with_only_unrouted_links_goes_to_a_person(
-    world: World, playwright: Playwright
-) -> None:
+def test_a_memo_with_only_unrouted_links_goes_to_a_person(world: World) -> None:
     memo = world.memo("unrouted")
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
     [reply] = world.bot_replies(memo["ts"])
     assert reply["text"].startswith("Needs manual review")
     assert "$" not in reply["text"]
     assert len(world.slack.dms(ANALYST)) == 1
 
 
-def test_a_broken_query_names_the_notebook_cell(world: World, playwright: Playwright) -> None:
+def test_a_broken_query_names_the_notebook_cell(world: World) -> None:
     memo = world.memo("broken", label=False)
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
     [reply] = world.bot_replies(memo["ts"])
     assert "failed in cell" in reply["text"] and "Approved" not in reply["text"]
     state = StateStore(world.settings.data_dir / "state.sqlite3")
@@ -154,9 +149,9 @@ def test_a_broken_query_names_the_notebook_cell(world: World, playwright: Playwr
     assert str(kept[0]) in dm["text"] and str(kept[0]) not in reply["text"]
 
 
-def test_dry_run_posts_nothing_and_keeps_no_state(world: World, playwright: Playwright) -> None:
+def test_dry_run_posts_nothing_and_keeps_no_state(world: World) -> None:
     memo = world.memo("verify_pumping")
-    report = commands.once(world.settings, dry_run=True, playwright=playwright)
+    report = commands.once(world.settings, dry_run=True)
     verify = world.query_url("verify_pumping")[1]
     assert [m.reply for m in report.memos] == [approved(world.credit("Verify", verify))]
     assert world.replies(memo["ts"]) == []
@@ -170,11 +165,9 @@ def test_a_channel_without_the_bot_is_reported_with_the_invite(world: World) -> 
         commands.once(world.settings)
 
 
-def test_memos_older_than_the_lookback_are_left_alone(
-    world: World, playwright: Playwright, tmp_path: Path
-) -> None:
+def test_memos_older_than_the_lookback_are_left_alone(world: World, tmp_path: Path) -> None:
     import time
 
     old = world.memo("verify_pumping", ts=f"{time.time() - 30 * 3600:.6f}")
-    report = commands.once(world.settings, playwright=playwright)
+    report = commands.once(world.settings)
     assert report.memos == [] and world.replies(old["ts"]) == []

@@ -8,7 +8,6 @@ import subprocess
 import time
 
 import pytest
-from playwright.sync_api import Playwright
 
 from bot.reply import money
 from sandbox.slack import MEMO_CHANNEL_ID
@@ -34,15 +33,13 @@ def finish(process: subprocess.Popen[str], timeout: float = 180) -> tuple[int, s
 
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)
-def test_killed_at_any_boundary_each_memo_is_answered_once(
-    world: World, playwright: Playwright, boundary: str
-) -> None:
+def test_killed_at_any_boundary_each_memo_is_answered_once(world: World, boundary: str) -> None:
     memo = world.memo("verify_pumping")
     code, _, _ = finish(world.start("once", CREDITBOT_FAILPOINTS=boundary))
     assert code == -signal.SIGKILL, f"the worker was to die {boundary}"
 
-    commands.once(world.settings, playwright=playwright)
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
+    commands.once(world.settings)
 
     expected = world.credit("Verify", world.query_url("verify_pumping")[1])
     replies = [m["text"] for m in world.bot_replies(memo["ts"])]
@@ -86,7 +83,7 @@ def test_one_worker_per_data_dir(world: World) -> None:
     assert len(world.bot_replies(memo["ts"])) == 1
 
 
-def test_run_stops_after_the_memo_in_hand(world: World, playwright: Playwright) -> None:
+def test_run_stops_after_the_memo_in_hand(world: World) -> None:
     first = world.memo("verify_pumping")
     second = world.memo("verify_second")
     running = world.start("run", POLL_SECONDS="3600")
@@ -106,7 +103,7 @@ def test_run_stops_after_the_memo_in_hand(world: World, playwright: Playwright) 
     state = StateStore(world.settings.data_dir / "state.sqlite3")
     assert state.get(MEMO_CHANNEL_ID, second["ts"]).status is Status.SEEN  # type: ignore[union-attr]
 
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
     assert len(world.bot_replies(second["ts"])) == 1
 
 

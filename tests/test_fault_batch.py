@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from playwright.sync_api import Playwright
 
 from bot.reply import money
 from sandbox.slack import ANALYST, slack_link
@@ -74,7 +73,7 @@ def killed_run(world: World, failpoint: str) -> int:
 
 
 def test_a_batch_under_faults_is_answered_exactly_once(
-    world: World, playwright: Playwright, capsys: pytest.CaptureFixture[str]
+    world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     expected = post_batch(world)
 
@@ -87,7 +86,7 @@ def test_a_batch_under_faults_is_answered_exactly_once(
     world.slack.inject("conversations.replies", "server_error", count=2)
     world.looker.fail_next(2, 502)
     world.looker.slow_next(1, 1500)
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
     # Cycle 3: the process dies between Slack accepting a reply and the state recording it.
     assert killed_run(world, "after_slack_accepted") == -signal.SIGKILL
     # Cycle 4: the state database is lost; reactions and DMs fail on the way.
@@ -95,12 +94,12 @@ def test_a_batch_under_faults_is_answered_exactly_once(
         (world.settings.data_dir / name).unlink(missing_ok=True)
     world.slack.inject("reactions.add", "server_error", count=3)
     world.slack.inject("chat.postMessage", "rate_limited", retry_after=1)
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
     # Cycle 5: the process dies just after claiming a memo.
     killed_run(world, "after_claimed")
     # Then plain cycles until nothing is left to do.
     for _ in range(4):
-        report = commands.once(world.settings, playwright=playwright)
+        report = commands.once(world.settings)
         if not report.memos:
             break
 

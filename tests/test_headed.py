@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from playwright.sync_api import Page, Playwright
+from playwright.async_api import Page
 
 from sandbox.looker import DEMO_EMAIL, DEMO_PASSWORD
 from scraper.pages.signin import SignInPage
@@ -23,19 +23,17 @@ def screen() -> None:
         pytest.fail("headed tests need a screen: install Xvfb (apt-get install xvfb) or run in X")
 
 
-def test_login_opens_a_window_and_notices_the_finished_sign_in(
-    world: World, playwright: Playwright
-) -> None:
+def test_login_opens_a_window_and_notices_the_finished_sign_in(world: World) -> None:
     (world.settings.data_dir / "session.enc").unlink()
     agents: list[str] = []
 
-    def person(page: Page) -> None:
-        agents.append(page.evaluate("navigator.userAgent"))
-        SignInPage(page).sign_in(DEMO_EMAIL, DEMO_PASSWORD)
+    async def person(page: Page) -> None:
+        agents.append(await page.evaluate("navigator.userAgent"))
+        await SignInPage(page).sign_in(DEMO_EMAIL, DEMO_PASSWORD)
 
-    commands.login(world.settings, timeout_seconds=60, playwright=playwright, fill=person)
+    commands.login(world.settings, timeout_seconds=60, fill=person)
     assert agents and "HeadlessChrome" not in agents[0], "a real window, not headless"
-    assert commands.session_status(world.settings, playwright=playwright).exit_code == 0
+    assert commands.session_status(world.settings).exit_code == 0
 
 
 def test_scrape_headed_with_slow_motion(world: World) -> None:

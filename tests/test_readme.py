@@ -7,7 +7,8 @@ import re
 import tomllib
 from pathlib import Path
 
-from worker.settings import DEFAULT_SELECTORS, load_settings
+from scraper.policy import BUILT_IN, Selector
+from worker.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -27,10 +28,25 @@ def test_the_full_toml_example_loads(tmp_path: Path) -> None:
     assert settings.notebook_parameters["warehouse_url"].startswith("trino://")
 
 
-def test_the_selector_table_is_the_default() -> None:
-    [selectors] = [b for b in TOML_BLOCKS if "[looker.selectors]" in b]
+def test_the_documented_cascades_are_the_built_in_ones() -> None:
+    [selectors] = [b for b in TOML_BLOCKS if "[looker.selectors]  # built in" in b]
     documented = tomllib.loads(selectors)["looker"]["selectors"]
-    assert documented == DEFAULT_SELECTORS
+    parsed = {
+        element: tuple(Selector.parse(s, element) for s in ways)
+        for element, ways in documented.items()
+    }
+    assert parsed == BUILT_IN
+
+
+def test_the_hints_example_loads(tmp_path: Path) -> None:
+    [example] = [b for b in TOML_BLOCKS if "settle_ms" in b and "[[products]]" not in b]
+    config = tmp_path / "creditbot.toml"
+    config.write_text(example, encoding="utf-8")
+    settings = load_settings(
+        {"LOOKER_BASE_URL": "https://acme.cloud.looker.com", "CREDITBOT_CONFIG": str(config)},
+        dotenv=None,
+    )
+    assert settings.looker.cascade("sql_viewer")[1][0] == Selector("label", "Generated SQL")
 
 
 def test_every_setting_is_documented() -> None:

@@ -11,7 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Playwright
 
 from bot.reply import money
 from sandbox.slack import ANALYST, MEMO_CHANNEL_ID, slack_link
@@ -51,13 +50,11 @@ def texts(world: World, ts: str) -> list[str]:
 # --- Slack -------------------------------------------------------------------------------------
 
 
-def test_a_rate_limited_poll_is_waited_out_and_repeated(
-    world: World, playwright: Playwright
-) -> None:
+def test_a_rate_limited_poll_is_waited_out_and_repeated(world: World) -> None:
     ts, credit = verify_memo(world)
     world.slack.inject("conversations.history", "rate_limited", retry_after=2)
     started = time.monotonic()
-    report = commands.once(world.settings, playwright=playwright)
+    report = commands.once(world.settings)
     elapsed = time.monotonic() - started
 
     calls = world.slack.calls_of("conversations.history")
@@ -67,10 +64,10 @@ def test_a_rate_limited_poll_is_waited_out_and_repeated(
     assert texts(world, ts) == [approved(credit)]
 
 
-def test_server_errors_on_thread_reads_are_retried(world: World, playwright: Playwright) -> None:
+def test_server_errors_on_thread_reads_are_retried(world: World) -> None:
     ts, credit = verify_memo(world)
     world.slack.inject("conversations.replies", "server_error", count=2)
-    report = commands.once(world.settings, playwright=playwright)
+    report = commands.once(world.settings)
 
     statuses = [c.status for c in world.slack.calls_of("conversations.replies")]
     assert statuses[:3] == [500, 500, 200]
@@ -78,38 +75,34 @@ def test_server_errors_on_thread_reads_are_retried(world: World, playwright: Pla
     assert texts(world, ts) == [approved(credit)]
 
 
-def test_a_lost_post_response_is_checked_in_the_thread_not_reposted(
-    world: World, playwright: Playwright
-) -> None:
+def test_a_lost_post_response_is_checked_in_the_thread_not_reposted(world: World) -> None:
     ts, credit = verify_memo(world)
     world.slack.inject("chat.postMessage", "lost_response")
-    report = commands.once(world.settings, playwright=playwright)
+    report = commands.once(world.settings)
 
     assert len(world.slack.calls_of("chat.postMessage")) == 1, "no second post"
     assert texts(world, ts) == [approved(credit)]
     assert [m.status for m in report.memos] == ["done"]
     assert stored(world, ts).reply_ts == world.bot_replies(ts)[0]["ts"]
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
     assert texts(world, ts) == [approved(credit)]
 
 
-def test_a_post_that_hangs_past_the_timeout_is_posted_once_next_cycle(
-    world: World, playwright: Playwright
-) -> None:
+def test_a_post_that_hangs_past_the_timeout_is_posted_once_next_cycle(world: World) -> None:
     settings = replace(world.settings, slack=SlackPolicy(timeout_seconds=2))
     ts, credit = verify_memo(world)
     world.slack.hang_seconds = 4
     world.slack.inject("chat.postMessage", "hang")
     started = time.monotonic()
-    commands.once(settings, playwright=playwright)
+    commands.once(settings)
     assert time.monotonic() - started < 30
 
     assert texts(world, ts) == []
     assert stored(world, ts).status is Status.POSTING, "may have landed: the thread decides"
-    commands.once(settings, playwright=playwright)
+    commands.once(settings)
     assert texts(world, ts) == [approved(credit)]
     assert stored(world, ts).status is Status.DONE
-    commands.once(settings, playwright=playwright)
+    commands.once(settings)
     assert texts(world, ts) == [approved(credit)]
     assert world.slack.dms(ANALYST) == []
 
@@ -117,43 +110,41 @@ def test_a_post_that_hangs_past_the_timeout_is_posted_once_next_cycle(
 # --- Looker ------------------------------------------------------------------------------------
 
 
-def test_a_looker_server_error_is_retried_next_cycle(world: World, playwright: Playwright) -> None:
+def test_a_looker_server_error_is_retried_next_cycle(world: World) -> None:
     ts, credit = verify_memo(world)
     world.looker.fail_next(1, 500)
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
     waiting = stored(world, ts)
     assert waiting.status is Status.RETRY and waiting.attempts == 1
     assert texts(world, ts) == []
 
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
     assert texts(world, ts) == [approved(credit)]
     assert world.slack.dms(ANALYST) == []
 
 
-def test_a_page_slower_than_the_timeout_is_retried(world: World, playwright: Playwright) -> None:
+def test_a_page_slower_than_the_timeout_is_retried(world: World) -> None:
     settings = replace(
         world.settings, looker=LookerPolicy(navigation_timeout_ms=3000, element_timeout_ms=1500)
     )
     ts, credit = verify_memo(world)
     world.looker.slow_next(1, 4000)
-    commands.once(settings, playwright=playwright)
+    commands.once(settings)
     waiting = stored(world, ts)
     assert waiting.status is Status.RETRY and waiting.error_kind == "timeout"
     assert texts(world, ts) == []
 
-    commands.once(settings, playwright=playwright)
+    commands.once(settings)
     assert texts(world, ts) == [approved(credit)]
     assert world.slack.dms(ANALYST) == []
 
 
-def test_a_query_that_no_longer_exists_goes_to_a_person_once(
-    world: World, playwright: Playwright
-) -> None:
+def test_a_query_that_no_longer_exists_goes_to_a_person_once(world: World) -> None:
     qid = "NoSuchQuery0123456789ab"
     url = f"{world.looker.base_url}/explore/revenue/counters_by_billable_item?qid={qid}"
     ts = world.slack.post(ANALYST, f"Fraud spend: {slack_link(url, '$12.00')}")["ts"]
     for _ in range(3):
-        commands.once(world.settings, playwright=playwright)
+        commands.once(world.settings)
 
     [note] = texts(world, ts)
     assert note.startswith("Needs manual review") and "not found" in note and url in note
@@ -162,18 +153,16 @@ def test_a_query_that_no_longer_exists_goes_to_a_person_once(
     assert stored(world, ts).status is Status.FAILED
 
 
-def test_a_failure_that_never_clears_gives_up_after_max_attempts(
-    world: World, playwright: Playwright
-) -> None:
+def test_a_failure_that_never_clears_gives_up_after_max_attempts(world: World) -> None:
     assert world.settings.retry.max_attempts == MAX_ATTEMPTS
     ts, _ = verify_memo(world)
     world.looker.fail_next(50, 500)
     for attempt in range(1, MAX_ATTEMPTS):
-        commands.once(world.settings, playwright=playwright)
+        commands.once(world.settings)
         assert texts(world, ts) == [] and world.slack.dms(ANALYST) == []
         assert stored(world, ts).attempts == attempt
-    commands.once(world.settings, playwright=playwright)
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
+    commands.once(world.settings)
 
     [note] = texts(world, ts)
     assert note.startswith("Needs manual review")
@@ -221,7 +210,7 @@ class NotebookRun:
 
 @pytest.fixture(scope="module")
 def notebook_run(
-    playwright: Playwright, warehouse: Path, tmp_path_factory: pytest.TempPathFactory
+    warehouse: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NotebookRun]:
     """One memo per case, each routed to its own tiny notebook by a marker in its SQL; cycles
     until the transient cases have used up their attempts (each memo is independent)."""
@@ -244,7 +233,7 @@ def notebook_run(
             url = looker.explore_url(looker.add_query(f"SELECT 1 AS case_{case.id}"))
             memos[case.id] = slack.post(ANALYST, f"Fraud spend: {slack_link(url, '$50.00')}")["ts"]
         for _ in range(MAX_ATTEMPTS + 1):
-            commands.once(world.settings, playwright=playwright)
+            commands.once(world.settings)
         yield NotebookRun(world, memos)
 
 
@@ -275,9 +264,9 @@ def test_every_notebook_case_left_one_dm_each(notebook_run: NotebookRun) -> None
     assert len(dms) == len(NOTEBOOK_CASES), "\n---\n".join(dms)
 
 
-def test_a_failing_query_names_the_notebook_cell(world: World, playwright: Playwright) -> None:
+def test_a_failing_query_names_the_notebook_cell(world: World) -> None:
     memo = world.memo("broken", label=False)
-    commands.once(world.settings, playwright=playwright)
-    commands.once(world.settings, playwright=playwright)
+    commands.once(world.settings)
+    commands.once(world.settings)
     assert_one_review(world, memo["ts"], r"failed in cell \d+: DatabaseError")
     assert len(world.slack.dms(ANALYST)) == 1

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from scraper.policy import Selector
 from worker.errors import SettingsError
 from worker.settings import (
     DEFAULT_TEMPLATE,
@@ -192,8 +193,11 @@ sql_tab = { role = "tab", name = "SQL Query" }
     ]
     assert s.reply_template == "Credit approved: {total}"
     assert s.skip_answered_by_person is False
-    assert s.looker.selectors["sql_tab"] == {"role": "tab", "name": "SQL Query"}
-    assert s.looker.selectors["data_toggle"] == {"role": "button", "name": "Data"}
+    # A hint is tried first; the built-in ways follow it, so a wrong hint costs nothing.
+    [(hint, source), *rest] = s.looker.cascade("sql_tab")
+    assert (hint, source) == (Selector("role", "tab", name="SQL Query"), "configured")
+    assert rest[0] == (Selector("role", "tab", name="SQL"), "built-in")
+    assert s.looker.cascade("data_toggle")[0][1] == "built-in"
 
 
 def test_template_with_escaped_braces_is_accepted(tmp_path: Path) -> None:
@@ -231,6 +235,17 @@ def test_creditbot_toml_in_the_working_directory_is_read(tmp_path: Path) -> None
             "products[0].notebook",
         ),
         ("[looker.selectors]\nsql_tab = { name = 'SQL' }\n", "looker.selectors.sql_tab"),
+        ("[looker.selectors]\nsql_tab = { css = 'a', role = 'tab' }\n", "looker.selectors.sql_tab"),
+        ("[looker.selectors]\neditor_row = { css = 'a' }\n", "looker.selectors.editor_row"),
+        (
+            "[looker.selectors]\nsql_tab = [{ role = 'tab' }, { css = 3 }]\n",
+            "looker.selectors.sql_tab[1].css",
+        ),
+        (
+            "[looker.selectors]\nheading = { role = 'tab', level = 2 }\n",
+            "looker.selectors.heading.level",
+        ),
+        ("[looker]\nnot_found_text = ['(unclosed']\n", "looker.not_found_text"),
     ],
 )
 def test_bad_toml_names_the_setting(tmp_path: Path, toml: str, setting: str) -> None:

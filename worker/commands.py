@@ -14,12 +14,12 @@ from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
-from playwright.sync_api import Page, Playwright
 
-from auth.login import capture, import_file
+from auth.login import Fill, capture, import_file
 from auth.store import SessionStore, SessionStoreError, Stored
 from bot.links import LookerLink, classify
 from bot.slack import SlackGateway
+from scraper.explain import Explanation
 from scraper.session import LookerBrowser
 from state.store import StateStore
 from worker.cycle import Cycle, CycleReport
@@ -65,12 +65,11 @@ def once(
     dry_run: bool = False,
     browser: BrowserOptions = BrowserOptions(),
     wait: bool = False,
-    playwright: Playwright | None = None,
 ) -> CycleReport:
     """One cycle under the data dir's lock. A dry run posts nothing and changes no state."""
     settings.require_slack()
     with worker_lock(settings.data_dir, wait=wait):
-        return _cycle(settings, dry_run=dry_run, browser=browser, playwright=playwright)
+        return _cycle(settings, dry_run=dry_run, browser=browser)
 
 
 def _cycle(
@@ -78,7 +77,6 @@ def _cycle(
     *,
     dry_run: bool = False,
     browser: BrowserOptions = BrowserOptions(),
-    playwright: Playwright | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> CycleReport:
     redactor.add(settings.slack_bot_token)
@@ -89,7 +87,6 @@ def _cycle(
             slack=SlackGateway(settings),
             state=state,
             sessions=session_store(settings),
-            playwright=playwright,
             headed=browser.headed,
             slow_mo=browser.slow_mo,
             trace=browser.trace,
@@ -161,21 +158,14 @@ def login(
     from_file: Path | None = None,
     timeout_seconds: float = 600,
     headed: bool = True,
-    playwright: Playwright | None = None,
-    fill: Callable[[Page], None] | None = None,
+    fill: Fill | None = None,
 ) -> tuple[Stored, str]:
     """Capture (or import) a session, keep it, and clear the "already told" marks."""
     store = session_store(settings)
     if from_file is not None:
         state = import_file(from_file)
     else:
-        state = capture(
-            settings,
-            timeout_seconds=timeout_seconds,
-            headed=headed,
-            playwright=playwright,
-            fill=fill,
-        )
+        state = capture(settings, timeout_seconds=timeout_seconds, headed=headed, fill=fill)
     scrub_session(state)
     stored = store.save(state)
     db = state_store(settings)
@@ -192,9 +182,10 @@ def scrape(
     url: str,
     *,
     browser: BrowserOptions = BrowserOptions(),
-    playwright: Playwright | None = None,
+    explain: Explanation | None = None,
 ) -> str:
-    """The SQL behind one link, read exactly as a cycle would."""
+    """The SQL behind one link, read exactly as a cycle would; `explain` collects each step
+    tried (and, when nothing worked, what the page showed)."""
     if origin_of(url) != settings.looker_origin:
         raise UsageError(
             f"URL {url!r} is not on LOOKER_BASE_URL's origin ({settings.looker_origin}); "
@@ -209,12 +200,11 @@ def scrape(
     with LookerBrowser(
         settings,
         stored.state,
-        playwright=playwright,
         headed=browser.headed,
         slow_mo=browser.slow_mo,
         trace=browser.trace,
     ) as looker:
-        return looker.read_sql(link).sql
+        return looker.read_sql(link, explain).sql
 
 
 @dataclass(frozen=True)
@@ -234,7 +224,7 @@ class SessionStatus:
         return 0 if self.works else 1
 
 
-def session_status(settings: Settings, *, playwright: Playwright | None = None) -> SessionStatus:
+def session_status(settings: Settings) -> SessionStatus:
     """Is a session stored, where, until when, and does Looker accept it right now?"""
     store = session_store(settings)
     try:
@@ -244,14 +234,12 @@ def session_status(settings: Settings, *, playwright: Playwright | None = None) 
     if stored is None:
         return SessionStatus(False, store.where())
     scrub_session(stored.state)
-    works, problem = _check_live(settings, stored.state, playwright)
+    works, problem = _check_live(settings, stored.state)
     return SessionStatus(True, store.where(), stored.saved_at, stored.expires_at, works, problem)
 
 
-def _check_live(
-    settings: Settings, state: dict[str, Any], playwright: Playwright | None
-) -> tuple[bool, str | None]:
-    with LookerBrowser(settings, state, playwright=playwright) as looker:
+def _check_live(settings: Settings, state: dict[str, Any]) -> tuple[bool, str | None]:
+    with LookerBrowser(settings, state) as looker:
         try:
             looker.check_signed_in()
         except CreditBotError as exc:

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from playwright.sync_api import Playwright
 from slack_sdk.errors import SlackApiError
 
 from auth.store import SessionStore, SessionStoreError, Stored
@@ -72,7 +71,6 @@ class Cycle:
         slack: SlackGateway,
         state: StateStore,
         sessions: SessionStore,
-        playwright: Playwright | None = None,
         headed: bool = False,
         slow_mo: float = 0,
         trace: bool = False,
@@ -84,7 +82,6 @@ class Cycle:
         self.slack = slack
         self.state = state
         self.sessions = sessions
-        self.playwright = playwright
         self.headed = headed
         self.slow_mo = slow_mo
         self.trace = trace
@@ -243,7 +240,14 @@ class Cycle:
             finally:
                 timings[f"scrape_{i + 1}"] = round(time.monotonic() - mark, 3)
             self.alerts.scrape_succeeded()
-            scraped.append({"url": link.url, "sql": query.sql, "final_url": query.final_url})
+            scraped.append(
+                {
+                    "url": link.url,
+                    "sql": query.sql,
+                    "final_url": query.final_url,
+                    "strategy": query.strategy,
+                }
+            )
         return scraped
 
     def _compute(
@@ -265,6 +269,7 @@ class Cycle:
                 continue
             sql = item["sql"]
             result.sql_digest = hashlib.sha256(sql.encode()).hexdigest()
+            result.detail = {"strategy": item.get("strategy")}
             product = route(sql, self.settings.products)
             if product is None:
                 result.skipped = "the query matches no product ([[products]] match)"
@@ -286,12 +291,12 @@ class Cycle:
                 if exc.transient:
                     raise
                 result.problem = str(exc)
-                result.detail = {"error_kind": exc.kind, **_ctx(exc)}
+                result.detail.update({"error_kind": exc.kind, **_ctx(exc)})
                 continue
             finally:
                 timings[f"notebook_{i + 1}"] = round(time.monotonic() - mark, 3)
             result.credit = ran.credit
-            result.detail = {"summary_info": ran.summary}
+            result.detail["summary_info"] = ran.summary
         return results
 
     # --- outcomes ---------------------------------------------------------------------------
@@ -453,7 +458,6 @@ class Cycle:
             self._browser = LookerBrowser(
                 self.settings,
                 stored.state,
-                playwright=self.playwright,
                 headed=self.headed,
                 slow_mo=self.slow_mo,
                 trace=self.trace,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.async_api import Page
 
 from bot.reply import money
 from sandbox.looker import DEMO_EMAIL, DEMO_PASSWORD, LookerSandbox
@@ -125,29 +125,27 @@ def post_sample_memos(slack: SlackSandbox, looker: LookerSandbox, warehouse: Pat
     return [first["ts"], second["ts"], third["ts"]]
 
 
-def demo(out: Callable[[str], None] = print) -> int:
+def demo(out: Callable[[str], None] = print, *, skin: str = "accessible") -> int:
+    """`skin` chooses how the local Looker draws its pages (see `sandbox.looker_skins`)."""
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="creditbot-demo-") as tmp,
         SlackSandbox() as slack,
-        LookerSandbox(viewer="editor") as looker,
-        sync_playwright() as playwright,
+        LookerSandbox(skin=skin, viewer="editor") as looker,
     ):
         data_dir = Path(tmp)
         warehouse = build_warehouse(data_dir / "demo_warehouse.sqlite")
         settings = load_settings(demo_environ(slack, looker, data_dir, warehouse), dotenv=None)
-        out(f"local Slack at {slack.api_url}, local Looker at {looker.base_url}")
+        out(f"local Slack at {slack.api_url}, local Looker ({skin} skin) at {looker.base_url}")
 
-        def fill(page: Page) -> None:
-            SignInPage(page).sign_in(DEMO_EMAIL, DEMO_PASSWORD)
+        async def fill(page: Page) -> None:
+            await SignInPage(page).sign_in(DEMO_EMAIL, DEMO_PASSWORD)
 
-        _, where = commands.login(
-            settings, timeout_seconds=60, headed=False, playwright=playwright, fill=fill
-        )
+        _, where = commands.login(settings, timeout_seconds=60, headed=False, fill=fill)
         out(f"signed in through the sandbox SSO; session kept in {where}")
         memo_ts = post_sample_memos(slack, looker, warehouse)
         out(f"posted {len(memo_ts)} memos in #{MEMO_CHANNEL_NAME}; running one cycle\n")
-        report = commands.once(settings, playwright=playwright)
+        report = commands.once(settings)
         for ts in memo_ts:
             thread = slack.thread(MEMO_CHANNEL_ID, ts)
             out(f"── memo {ts}: {_first_line(thread[0])}")

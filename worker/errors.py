@@ -103,6 +103,15 @@ class BlockedRequest(ScrapeError):
     kind = "blocked_host"
 
 
+class SqlNotFound(ScrapeError):
+    """The page stopped loading with no SQL tab or viewer on it that could be read: maybe a
+    Looker drawn in a way no strategy knows, maybe a page that half-loaded. Retried, and the
+    explanation (`scrape URL --explain`) says what was tried and what to configure."""
+
+    kind = "sql_not_found"
+    transient = True
+
+
 class IncompleteSQL(ScrapeError):
     """The editor's lines could not all be collected; a partial query is never returned."""
 
@@ -114,9 +123,14 @@ class IncompleteSQL(ScrapeError):
 
 
 class UnsafeSQL(CreditBotError):
-    """The scraped text is not one read-only statement; it is never run."""
+    """The scraped text is not one read-only statement; it is never run. `parsed` tells text
+    that is SQL (a DELETE, two statements) from text that is not SQL at all."""
 
     kind = "unsafe_sql"
+
+    def __init__(self, message: str, *, parsed: bool = True, **context: object) -> None:
+        super().__init__(message, **context)
+        self.parsed = parsed
 
 
 class NotebookFailed(CreditBotError):

@@ -15,28 +15,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from notebooks.sqlcheck import dialect_for
+from scraper.policy import ERROR_TEXT, NOT_FOUND_TEXT, LookerPolicy, parse_hints
 from worker.errors import SettingsError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_TEMPLATE = "Approved, {total}, exceptions"
 
-DEFAULT_SELECTORS: dict[str, dict[str, str]] = {
-    # Every element is found by role and accessible name (or label), as a person would name it.
-    "app_ready": {"css": "main[aria-busy='false']"},
-    "heading": {"role": "heading", "level": "1"},
-    "data_panel": {"role": "region", "name": "Data panel"},
-    "data_toggle": {"role": "button", "name": "Data"},
-    "sql_tab": {"role": "tab", "name": "SQL"},
-    "sql_viewer": {"label": "SQL query"},
-    # Inside a virtualised editor: the scrolling element, a drawn line, its gutter number.
-    "editor_scroller": {"css": ".CodeMirror-scroll, .ace_scrollbar-v, .cm-scroller"},
-    "editor_row": {"css": ".CodeMirror-row"},
-    "editor_line": {"css": "pre.CodeMirror-line"},
-    "editor_line_number": {"css": ".CodeMirror-linenumber"},
-}
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-NOT_FOUND_HEADINGS = ("Query not found", "Not found", "Look not found")
-ERROR_HEADINGS = ("Something went wrong",)
 
 
 @dataclass(frozen=True)
@@ -75,15 +61,6 @@ class SlackPolicy:
     timeout_seconds: float = 30.0
     rate_limit_retries: int = 5
     server_error_retries: int = 3
-
-
-@dataclass(frozen=True)
-class LookerPolicy:
-    navigation_timeout_ms: int = 30_000
-    element_timeout_ms: int = 15_000
-    selectors: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: DEFAULT_SELECTORS)
-    not_found_headings: tuple[str, ...] = NOT_FOUND_HEADINGS
-    error_headings: tuple[str, ...] = ERROR_HEADINGS
 
 
 @dataclass(frozen=True)
@@ -198,13 +175,13 @@ def load_settings(
         raise SettingsError(
             "reply.template", f"only {{total}} can be filled in ({type(exc).__name__}: {exc})"
         ) from None
-    selectors = {**DEFAULT_SELECTORS}
-    for name, spec in _table(looker, "selectors", config_path).items():
-        if not isinstance(spec, dict) or not ({"role", "label", "css", "text"} & spec.keys()):
-            raise SettingsError(
-                f"looker.selectors.{name}", "must be a table with role/name, label, css or text"
-            )
-        selectors[name] = {k: str(v) for k, v in spec.items()}
+    try:
+        hints = parse_hints(_table(looker, "selectors", config_path), "looker.selectors")
+    except ValueError as exc:
+        setting, _, problem = str(exc).partition(": ")
+        raise SettingsError(setting, f"{problem} (in {config_path})") from None
+    notebook_parameters = dict(_table(notebook, "parameters", config_path))
+    sql_dialect = str(notebook["sql_dialect"]) if notebook.get("sql_dialect") else None
 
     return Settings(
         looker_base_url=base.rstrip("/"),
@@ -219,7 +196,7 @@ def load_settings(
         config_path=config_path,
         notebook_parameter=_identifier(notebook.get("parameter", "looker"), "notebook.parameter"),
         notebook_result=_identifier(notebook.get("result", "credit_amount"), "notebook.result"),
-        notebook_parameters=dict(_table(notebook, "parameters", config_path)),
+        notebook_parameters=notebook_parameters,
         notebook_timeout_seconds=int(
             _cfg_number(notebook, "timeout_seconds", 600, "notebook", minimum=1)
         ),
@@ -244,13 +221,17 @@ def load_settings(
             element_timeout_ms=int(
                 _cfg_number(looker, "element_timeout_ms", 15_000, "looker", minimum=100)
             ),
-            selectors=selectors,
+            settle_ms=int(_cfg_number(looker, "settle_ms", 3_000, "looker", minimum=100)),
+            hints=hints,
+            not_found_text=_patterns(looker, "not_found_text") + NOT_FOUND_TEXT,
+            error_text=_patterns(looker, "error_text") + ERROR_TEXT,
+            sql_dialect=dialect_for(notebook_parameters.get("warehouse_url"), sql_dialect),
         ),
         session_file_fallback=_flag(
             env, "CREDITBOT_SESSION_FILE_FALLBACK", session.get("file_fallback", True)
         ),
         session_warning_hours=_cfg_number(session, "expiry_warning_hours", 24, "session"),
-        sql_dialect=str(notebook["sql_dialect"]) if notebook.get("sql_dialect") else None,
+        sql_dialect=sql_dialect,
     )
 
 
@@ -299,6 +280,19 @@ def _products(raw: object, path: Path | None) -> tuple[Product, ...]:
             raise SettingsError(f"{where}.notebook", f"{item['notebook']!r} does not exist")
         products.append(Product(item["name"], pattern, notebook))
     return tuple(products)
+
+
+def _patterns(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """Extra regular expressions that recognise a page by what it says."""
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SettingsError(f"looker.{key}", "must be a list of regular expressions")
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise SettingsError(f"looker.{key}", f"{pattern!r} is not valid: {exc}") from None
+    return tuple(value)
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:

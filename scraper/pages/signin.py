@@ -1,15 +1,16 @@
-"""The SSO provider's sign-in form: filled only by `demo` (a person signs in themselves)."""
+"""The SSO provider's sign-in form: filled only by `demo` and the tests (a person signs in
+themselves)."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page
+from playwright.async_api import Page
 
 
 class SignInPage:
     def __init__(self, page: Page) -> None:
         self.page = page
 
-    def sign_in(self, email: str, password: str) -> None:
-        self.page.get_by_label("Email").fill(email)
-        self.page.get_by_label("Password").fill(password)
-        self.page.get_by_role("button", name="Sign in").click()
+    async def sign_in(self, email: str, password: str) -> None:
+        await self.page.get_by_label("Email").fill(email)
+        await self.page.get_by_label("Password").fill(password)
+        await self.page.get_by_role("button", name="Sign in").click()
