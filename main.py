@@ -9,9 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from worker.errors import AnotherWorkerRunning, CreditBotError, UsageError
+from core.errors import AnotherWorkerRunning, CreditBotError, UsageError
+
+if TYPE_CHECKING:
+    from worker.settings import Settings
 
 log = logging.getLogger("creditbot")
 
@@ -68,6 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def with_browser_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    """`--headed`, `--slow-mo` and `--trace` on top of the settings' browser (CHROMIUM_PATH)."""
+    headed = getattr(args, "headed", False)
+    slow_mo = getattr(args, "slow_mo", None)
+    browser = replace(
+        settings.browser,
+        headed=headed,
+        slow_mo=slow_mo if slow_mo is not None else (250 if headed else 0),
+        trace=getattr(args, "trace", False),
+    )
+    return replace(settings, browser=browser)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from scraper.explain import Explanation
@@ -81,23 +99,16 @@ def main(argv: list[str] | None = None) -> int:
 
             setup_logging(None, verbose=args.verbose)
             return demo(skin=args.skin)
-        settings = load_settings()
+        settings = with_browser_flags(load_settings(), args)
         setup_logging(settings.data_dir, verbose=args.verbose)
-        browser = commands.BrowserOptions(
-            headed=getattr(args, "headed", False),
-            slow_mo=args.slow_mo
-            if getattr(args, "slow_mo", None) is not None
-            else (250 if getattr(args, "headed", False) else 0),
-            trace=getattr(args, "trace", False),
-        )
         if args.command == "once":
-            report = commands.once(settings, dry_run=args.dry_run, browser=browser, wait=args.wait)
+            report = commands.once(settings, dry_run=args.dry_run, wait=args.wait)
             for memo in report.memos:
                 print(f"{memo.key}: {memo.status}" + (f": {memo.reply}" if memo.reply else ""))
             print(report.line())
             print("state: " + ", ".join(f"{n} {status}" for status, n in report.states.items()))
         elif args.command == "run":
-            commands.run(settings, browser=browser, wait=args.wait)
+            commands.run(settings, wait=args.wait)
         elif args.command == "login":
             stored, where = commands.login(
                 settings, from_file=args.from_file, timeout_seconds=args.timeout
@@ -106,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "scrape":
             explain = Explanation(args.url) if args.explain else None
             try:
-                print(commands.scrape(settings, args.url, browser=browser, explain=explain))
+                print(commands.scrape(settings, args.url, explain=explain))
             finally:
                 if explain is not None:
                     print(explain.render(), file=sys.stderr)

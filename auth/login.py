@@ -18,12 +18,12 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, async_playwright
 
+from core.errors import CreditBotError, UsageError
+from core.policies import LookerPolicy
 from scraper.browser import launch_options
 from scraper.explain import Explanation
 from scraper.loop import run_once
 from scraper.pages.app import SETTLED_SECONDS, LookerPage
-from worker.errors import CreditBotError, UsageError
-from worker.settings import Settings
 
 Fill = Callable[[Page], Awaitable[None]]
 
@@ -33,23 +33,32 @@ class LoginFailed(CreditBotError):
 
 
 def capture(
-    settings: Settings, *, timeout_seconds: float, headed: bool = True, fill: Fill | None = None
+    policy: LookerPolicy,
+    *,
+    timeout_seconds: float,
+    chromium_path: str | None = None,
+    headed: bool = True,
+    fill: Fill | None = None,
 ) -> dict[str, Any]:
     """Open Looker, wait for a finished sign-in, return the browser's storage state."""
-    return run_once(_capture(settings, timeout_seconds, headed, fill))
+    return run_once(_capture(policy, timeout_seconds, chromium_path, headed, fill))
 
 
 async def _capture(
-    settings: Settings, timeout_seconds: float, headed: bool, fill: Fill | None
+    policy: LookerPolicy,
+    timeout_seconds: float,
+    chromium_path: str | None,
+    headed: bool,
+    fill: Fill | None,
 ) -> dict[str, Any]:
     async with async_playwright() as playwright:
-        options = launch_options(playwright, headless=not headed, override=settings.chromium_path)
+        options = launch_options(playwright, headless=not headed, override=chromium_path)
         browser = await playwright.chromium.launch(**options)
         try:
             context = await browser.new_context(viewport={"width": 1280, "height": 900})
             page = await context.new_page()
-            await page.goto(settings.looker_base_url, wait_until="domcontentloaded")
-            return await _wait_for_sign_in(settings, page, timeout_seconds, fill)
+            await page.goto(policy.base_url, wait_until="domcontentloaded")
+            return await _wait_for_sign_in(policy, page, timeout_seconds, fill)
         except PlaywrightError as exc:
             if "closed" in str(exc).lower():
                 raise LoginFailed("the browser window was closed before sign-in finished") from None
@@ -60,10 +69,10 @@ async def _capture(
 
 
 async def _wait_for_sign_in(
-    settings: Settings, page: Page, timeout_seconds: float, fill: Fill | None
+    policy: LookerPolicy, page: Page, timeout_seconds: float, fill: Fill | None
 ) -> dict[str, Any]:
-    base = settings.looker_base_url
-    looker = LookerPage(page, settings.looker, settings.looker_origin, base, Explanation(base))
+    base = policy.base_url
+    looker = LookerPage(page, policy, base, Explanation(base))
     filled = False
     quiet_since: float | None = None
     deadline = time.monotonic() + timeout_seconds

@@ -22,7 +22,8 @@ import keyring.errors
 from cryptography.fernet import Fernet, InvalidToken
 from keyring.backends import fail
 
-from worker.errors import CreditBotError, SettingsError
+from core import redact
+from core.errors import CreditBotError, SettingsError
 
 SERVICE = "creditbot"
 FALLBACK_SETTING = "CREDITBOT_SESSION_FILE_FALLBACK"
@@ -111,6 +112,7 @@ class SessionStore:
 
     def save(self, state: dict[str, Any]) -> Stored:
         """Keep only what Looker needs: its own cookies and local storage, nothing of the IdP."""
+        redact.register_session(state)
         kept = self.only_looker(state)
         if not kept["cookies"]:
             raise SessionStoreError(
@@ -141,6 +143,7 @@ class SessionStore:
                 "run `python main.py login` again"
             ) from None
         state = data["state"]
+        redact.register_session(state)
         return Stored(state, float(data["saved_at"]), expires_at(state))
 
     def delete(self) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from bot.links import LookerLink
+from core.urls import LookerLink
 
 CENT = Decimal("0.01")
 

@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from bot.decision import CENT, LinkResult
+from core.errors import SetupError
 
 LOGIN_COMMAND = "python main.py login"
 
@@ -64,6 +65,15 @@ def alert_text(
     if files:
         text += "\nKept on the CreditBot host for debugging:\n" + "\n".join(f"• {f}" for f in files)
     return text
+
+
+def setup_problem_text(problem: SetupError) -> str:
+    """The DM when CreditBot stopped before any memo: no memo is at fault, none was touched."""
+    return (
+        f"CreditBot stopped without touching any memo: {problem}. The memos are "
+        "waiting and will be answered on the first cycle after it is fixed; "
+        "`python main.py once` tries again."
+    )
 
 
 def session_expired_text(looker_url: str) -> str:

@@ -23,8 +23,8 @@ from slack_sdk.http_retry import (
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from bot.memos import REPLY_EVENT, Identity
-from worker.errors import ChannelAccessError, CreditBotError, SettingsError
-from worker.settings import Settings
+from core.errors import ChannelAccessError, CreditBotError, SettingsError
+from core.policies import SlackPolicy
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +43,10 @@ class Channel:
 
 
 class SlackGateway:
-    def __init__(self, settings: Settings) -> None:
-        policy = settings.slack
+    def __init__(self, token: str, policy: SlackPolicy) -> None:
         common = {
-            "token": settings.slack_bot_token,
-            "base_url": settings.slack_api_url,
+            "token": token,
+            "base_url": policy.api_url,
             "timeout": int(policy.timeout_seconds),
         }
         self.reads = WebClient(
@@ -62,7 +61,6 @@ class SlackGateway:
             **common,
             retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=policy.rate_limit_retries)],
         )
-        self.settings = settings
 
     def call(self, method: str, *, write: bool = False, **params: Any) -> dict[str, Any]:
         """One API call; Slack's own errors stay `SlackApiError`, transport trouble becomes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.settings import Product
+from core.policies import Product
 
 
 def route(sql: str, products: tuple[Product, ...]) -> Product | None:

@@ -20,13 +20,15 @@ from typing import Any
 
 import nbformat
 import papermill
+from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 from traitlets import default
 
-from worker.errors import BadResult, NotebookFailed, NotebookRefused
+from core.errors import BadResult, NotebookFailed, NotebookRefused, SetupError
 
+KERNEL = "python3"  # the notebooks' Jupyter kernel (ipykernel, in CreditBot's own Python)
 HARVEST_MIME = "application/x-creditbot+json"
 HARVEST_TAG = "creditbot-harvest"
 SUMMARY_TAG = "summary"
@@ -114,7 +116,7 @@ def run_notebook(
             nb,
             str(output_path),
             parameters=parameters,
-            kernel_name="python3",
+            kernel_name=KERNEL,
             progress_bar=False,
             execution_timeout=timeout_seconds,
             kernel_manager_class=LocalKernelManager,
@@ -128,6 +130,12 @@ def run_notebook(
             ename=exc.ename,
             evalue=_short(exc.evalue),
             output_path=str(output_path),
+        ) from None
+    except NoSuchKernel as exc:
+        raise SetupError(
+            f"no Jupyter kernel named {exc.name!r} to run {notebook.name} in: install ipykernel "
+            "in CreditBot's Python (`pip install ipykernel`)",
+            notebook=notebook.name,
         ) from None
     except (CellTimeoutError, DeadKernelError) as exc:
         # Both can be the warehouse's or the machine's passing trouble: retried later.

@@ -7,11 +7,11 @@ import argparse
 import threading
 from pathlib import Path
 
+from sandbox.desk import post_sample_memos
 from sandbox.looker import DEMO_EMAIL, DEMO_PASSWORD, LookerSandbox
 from sandbox.looker_skins import EDITORS, SKINS
 from sandbox.slack import ANALYST, BOT_TOKEN, MEMO_CHANNEL_NAME, SlackSandbox
 from sandbox.warehouse import DEFAULT_PATH, build_warehouse
-from worker.demo import post_sample_memos
 
 
 def main() -> int:

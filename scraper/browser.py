@@ -18,6 +18,8 @@ from pathlib import Path
 from playwright.async_api import Playwright as AsyncPlaywright
 from playwright.sync_api import Playwright, sync_playwright
 
+from core.errors import SetupError
+
 SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 # Quiet, offline-friendly flags: without the background-networking ones Chromium keeps dialling
@@ -30,7 +32,7 @@ BASE_ARGS = (
 )
 
 
-class ChromiumNotFound(RuntimeError):
+class ChromiumNotFound(SetupError):
     """No usable Chromium: says what was looked at and how to get one."""
 
 
@@ -47,10 +49,11 @@ def _playwright_bundled(p: Playwright | AsyncPlaywright) -> str | None:
 
 def find_chromium(p: Playwright | AsyncPlaywright, override: str | None = None) -> ChromiumChoice:
     """Pick the browser at run time: CHROMIUM_PATH, then Playwright's own, then the system's."""
-    override = override or os.environ.get("CHROMIUM_PATH")
     if override:
         if not (Path(override).is_file() and os.access(override, os.X_OK)):
-            raise ChromiumNotFound(f"CHROMIUM_PATH={override!r} is not an executable file")
+            raise ChromiumNotFound(
+                f"CHROMIUM_PATH={override!r} is not an executable file", setting="CHROMIUM_PATH"
+            )
         return ChromiumChoice(override, "CHROMIUM_PATH")
     if _playwright_bundled(p):
         return ChromiumChoice(None, "playwright")
@@ -60,7 +63,8 @@ def find_chromium(p: Playwright | AsyncPlaywright, override: str | None = None) 
             return ChromiumChoice(found, "system")
     raise ChromiumNotFound(
         "no Chromium found: run `python -m playwright install chromium`, install your "
-        "distribution's chromium package, or set CHROMIUM_PATH"
+        "distribution's chromium package, or set CHROMIUM_PATH",
+        setting="CHROMIUM_PATH",
     )
 
 
@@ -89,11 +93,11 @@ def launch_options(
     return options
 
 
-def ensure() -> str:
+def ensure(override: str | None) -> str:
     """Make sure some Chromium is there: Playwright's download first, then the system's."""
     with sync_playwright() as p:
         try:
-            return describe(find_chromium(p))
+            return describe(find_chromium(p, override))
         except ChromiumNotFound:
             pass
     tried = subprocess.run(
@@ -106,7 +110,7 @@ def ensure() -> str:
         print("playwright could not download Chromium; installing Debian's chromium", flush=True)
         subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False)
     with sync_playwright() as p:
-        return describe(find_chromium(p))
+        return describe(find_chromium(p, override))
 
 
 def describe(choice: ChromiumChoice) -> str:
@@ -118,12 +122,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ensure", action="store_true", help="install a Chromium if none is found")
     opts = parser.parse_args()
+    override = os.environ.get("CHROMIUM_PATH")
     try:
         if opts.ensure:
-            print(ensure())
+            print(ensure(override))
         else:
             with sync_playwright() as p:
-                print(describe(find_chromium(p)))
+                print(describe(find_chromium(p, override)))
     except ChromiumNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -15,7 +15,7 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
-from scraper.policy import toml_string
+from core.policies import toml_string
 
 # Elements a person would look at when the SQL could not be found: anything that says "SQL",
 # anything that looks like a code editor, Looker's own custom elements, and the page's titles.

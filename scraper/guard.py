@@ -15,8 +15,8 @@ from urllib.parse import urljoin, urlsplit
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Request, Route
 
-from worker.errors import BlockedRequest
-from worker.settings import origin_of
+from core.errors import BlockedRequest
+from core.urls import origin_of
 
 log = logging.getLogger(__name__)
 BLOCKED_PAGE = "<!doctype html><title>Blocked</title><h1>Blocked by CreditBot</h1>"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 
-from scraper.policy import Selector
+from core.policies import Selector
 
 
 def locate(root: Page | Locator, selector: Selector) -> Locator:

@@ -25,22 +25,23 @@ from playwright.async_api import Browser, BrowserContext, Page, Playwright, asyn
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from bot.links import LinkKind, LookerLink
+from core.errors import (
+    BlockedRequest,
+    BrowserCrashed,
+    LookerUnavailable,
+    ScrapeError,
+    ScrapeTimeout,
+    SetupError,
+    UnsupportedPage,
+)
+from core.policies import BrowserOptions, LookerPolicy
+from core.urls import LinkKind, LookerLink, origin_of
 from scraper.browser import launch_options
 from scraper.explain import Explanation
 from scraper.guard import OriginGuard
 from scraper.loop import LoopThread
 from scraper.pages.app import LookerPage
 from scraper.pages.explore import ExplorePage
-from worker.errors import (
-    BlockedRequest,
-    BrowserCrashed,
-    LookerUnavailable,
-    ScrapeError,
-    ScrapeTimeout,
-    UnsupportedPage,
-)
-from worker.settings import Settings, origin_of
 
 log = logging.getLogger(__name__)
 TRACE_BUDGET_BYTES = 25 * 1024 * 1024
@@ -61,22 +62,17 @@ class LookerBrowser:
 
     def __init__(
         self,
-        settings: Settings,
+        policy: LookerPolicy,
         storage_state: dict[str, Any] | None,
         *,
-        headed: bool = False,
-        slow_mo: float = 0,
-        trace: bool = False,
-        artifacts_dir: Path | None = None,
+        artifacts_dir: Path,
+        options: BrowserOptions | None = None,
     ) -> None:
-        self.settings = settings
-        self.policy = settings.looker
+        self.policy = policy
         self.storage_state = storage_state
-        self.origin = settings.looker_origin
-        self.headed = headed
-        self.slow_mo = slow_mo
-        self.trace = trace
-        self.artifacts_dir = artifacts_dir or settings.data_dir / "traces"
+        self.origin = policy.origin
+        self.options = options or BrowserOptions()
+        self.artifacts_dir = artifacts_dir  # traces and screenshots of failed links
         self.guard = OriginGuard(self.origin)
         self._loop: LoopThread | None = None
         self._playwright: Playwright | None = None
@@ -140,9 +136,9 @@ class LookerBrowser:
             self._playwright = await async_playwright().start()
         options = launch_options(
             self._playwright,
-            headless=not self.headed,
-            slow_mo=self.slow_mo,
-            override=self.settings.chromium_path,
+            headless=not self.options.headed,
+            slow_mo=self.options.slow_mo,
+            override=self.options.chromium_path,
         )
         # Playwright keeps trace material in a folder it never removes; give it one we do.
         self._scratch = tempfile.mkdtemp(prefix="creditbot-browser-")
@@ -150,9 +146,11 @@ class LookerBrowser:
             self._browser = await self._playwright.chromium.launch(
                 **options, traces_dir=self._scratch
             )
-        except PlaywrightError as exc:
-            raise BrowserCrashed(
-                f"Chromium did not start: {first_line(exc)}", url=self.settings.looker_base_url
+        except PlaywrightError as exc:  # this machine's problem, not the memo's
+            raise SetupError(
+                f"Chromium ({options.get('executable_path') or 'Playwright'}'s) did not start: "
+                f"{first_line(exc)}",
+                setting="CHROMIUM_PATH",
             ) from None
         self._context = await self._browser.new_context(
             storage_state=self.storage_state,  # type: ignore[arg-type]
@@ -182,10 +180,8 @@ class LookerBrowser:
 
     async def _check_signed_in(self) -> None:
         page = await (await self._ensure_context()).new_page()
-        url = self.settings.looker_base_url
-        looker = LookerPage(
-            page, self.policy, self.origin, url, Explanation(url), self._check(page)
-        )
+        url = self.policy.base_url
+        looker = LookerPage(page, self.policy, url, Explanation(url), self._check(page))
         try:
             await _goto(page, url)
             await looker.wait_settled()
@@ -201,7 +197,7 @@ class LookerBrowser:
         explain.step("browser", "ready")
         await context.tracing.start_chunk(title=link.url)
         page = await context.new_page()
-        explore = ExplorePage(page, self.policy, self.origin, link.url, explain, self._check(page))
+        explore = ExplorePage(page, self.policy, link.url, explain, self._check(page))
         try:
             sql = await _open_and_read(explore, link.url)
         except BaseException as exc:
@@ -212,7 +208,7 @@ class LookerBrowser:
                 exc.context["trace"] = kept[0]
             raise
         else:
-            kept_trace = self._trace_path(link.url) if self.trace else None
+            kept_trace = self._trace_path(link.url) if self.options.trace else None
             await context.tracing.stop_chunk(path=str(kept_trace) if kept_trace else None)
             if kept_trace:
                 kept_trace.chmod(0o600)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from playwright.async_api import Locator, Page
 
+from core.errors import IncompleteSQL
+from core.policies import LookerPolicy
+from scraper.cascade import cascade
 from scraper.locate import locate
-from scraper.policy import LookerPolicy
-from worker.errors import IncompleteSQL
 
 # Whatever element matched, the reading is of the editor around it, if any: a drawn line of a
 # virtualised editor can parse as a query on its own, and must never be taken for one.
@@ -207,7 +208,7 @@ def _pair(numbers: list[list], lines: list[list]) -> dict[int, str]:
 
 
 async def _first_present(viewer: Locator, policy: LookerPolicy, element: str) -> Locator | None:
-    for selector, _ in policy.cascade(element):
+    for selector, _ in cascade(policy, element):
         found = locate(viewer, selector)
         if await found.count():
             return found

@@ -52,7 +52,7 @@ XVFB = pytest.StashKey[subprocess.Popen]()
 @pytest.fixture(scope="session")
 def chromium_launch_options(playwright: Playwright) -> dict:
     """Launch options the product would use here (CHROMIUM_PATH, Playwright's, or the system's)."""
-    return launch_options(playwright)
+    return launch_options(playwright, override=os.environ.get("CHROMIUM_PATH"))
 
 
 @pytest.fixture(scope="session")

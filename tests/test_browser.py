@@ -11,24 +11,19 @@ from playwright.sync_api import Playwright
 from scraper.browser import BASE_ARGS, ChromiumNotFound, find_chromium, launch_options
 
 
-def test_chromium_path_override_must_be_executable(
-    playwright: Playwright, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_chromium_path_override_must_be_executable(playwright: Playwright, tmp_path: Path) -> None:
     bogus = tmp_path / "not-chromium"
     bogus.write_text("")
-    monkeypatch.setenv("CHROMIUM_PATH", str(bogus))
-    with pytest.raises(ChromiumNotFound, match="not-chromium"):
-        find_chromium(playwright)
+    with pytest.raises(ChromiumNotFound, match="not-chromium") as refused:
+        find_chromium(playwright, str(bogus))
+    assert refused.value.setting == "CHROMIUM_PATH"
 
 
-def test_chromium_path_override_wins(
-    playwright: Playwright, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_chromium_path_override_wins(playwright: Playwright) -> None:
     detected = launch_options(playwright).get("executable_path")
     if detected is None:
         pytest.skip("Playwright's bundled Chromium is in use; no system binary to point at")
-    monkeypatch.setenv("CHROMIUM_PATH", detected)
-    choice = find_chromium(playwright)
+    choice = find_chromium(playwright, detected)
     assert (choice.executable, choice.source) == (detected, "CHROMIUM_PATH")
 
 

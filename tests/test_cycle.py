@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot.reply import money
+from core.errors import ChannelAccessError
 from sandbox.slack import ANALYST, MEMO_CHANNEL_ID, slack_link
 from state.store import StateStore, Status
 from tests.world import World
 from worker import commands
-from worker.errors import ChannelAccessError
 
 
 def approved(total: object) -> str:

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from bot.decision import LinkResult, check_credit, decide
-from bot.links import LinkKind, LookerLink
 from bot.memos import approval_opening
 from bot.reply import approval_text, breakdown_blocks, money, review_text
+from core.urls import LinkKind, LookerLink
 
 TEMPLATE = "Approved, {total}, exceptions"
 ORIGIN = "https://acme.cloud.looker.com"

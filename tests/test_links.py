@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.links import LinkKind, LookerLink, classify, dollar_amount, extract_links, unescape
+from bot.links import extract_links, unescape
+from core.urls import LinkKind, LookerLink, classify, dollar_amount
 
 ORIGIN = "https://acme.cloud.looker.com"
 EXPLORE = f"{ORIGIN}/explore/revenue/counters_by_billable_item?qid=9TZEymaiGzQzGLcFUsvjpR"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.errors import AnotherWorkerRunning
+from core.errors import AnotherWorkerRunning
 from worker.lock import worker_lock
 
 ROOT = Path(__file__).resolve().parent.parent

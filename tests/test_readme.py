@@ -7,7 +7,8 @@ import re
 import tomllib
 from pathlib import Path
 
-from scraper.policy import BUILT_IN, Selector
+from core.policies import Selector
+from scraper.cascade import BUILT_IN, cascade
 from worker.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,9 +24,9 @@ def test_the_full_toml_example_loads(tmp_path: Path) -> None:
         {"LOOKER_BASE_URL": "https://acme.cloud.looker.com", "CREDITBOT_CONFIG": str(config)},
         dotenv=None,
     )
-    assert [p.name for p in settings.products] == ["Verify", "PSMS"]
+    assert [p.name for p in settings.notebook.products] == ["Verify", "PSMS"]
     assert settings.retry.max_attempts == 5 and settings.session_warning_hours == 24
-    assert settings.notebook_parameters["warehouse_url"].startswith("trino://")
+    assert settings.notebook.parameters["warehouse_url"].startswith("trino://")
 
 
 def test_the_documented_cascades_are_the_built_in_ones() -> None:
@@ -46,7 +47,7 @@ def test_the_hints_example_loads(tmp_path: Path) -> None:
         {"LOOKER_BASE_URL": "https://acme.cloud.looker.com", "CREDITBOT_CONFIG": str(config)},
         dotenv=None,
     )
-    assert settings.looker.cascade("sql_viewer")[1][0] == Selector("label", "Generated SQL")
+    assert cascade(settings.looker, "sql_viewer")[1][0] == Selector("label", "Generated SQL")
 
 
 def test_every_setting_is_documented() -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from core.errors import BadResult, NotebookFailed, NotebookRefused
 from notebooks.runner import NotebookResult, run_notebook
 from tests.notebook_files import make_notebook
-from worker.errors import BadResult, NotebookFailed, NotebookRefused
 
 pytestmark = pytest.mark.slow
 

@@ -14,12 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.links import LinkKind, LookerLink, classify
-from sandbox.looker import LookerSandbox
-from scraper.explain import Explanation
-from scraper.policy import LookerPolicy, Selector
-from scraper.session import LookerBrowser
-from worker.errors import (
+from core.errors import (
     BlockedRequest,
     LookerUnavailable,
     QueryNotFound,
@@ -28,7 +23,11 @@ from worker.errors import (
     UnsafeSQL,
     UnsupportedPage,
 )
-from worker.settings import Settings
+from core.policies import LookerPolicy, Selector
+from core.urls import LinkKind, LookerLink, classify
+from sandbox.looker import LookerSandbox
+from scraper.explain import Explanation
+from scraper.session import LookerBrowser
 
 # 60 lines with what breaks naive scrapers: <>, &, quotes, comments, blank lines, indentation.
 LONG_SQL = "\n".join(
@@ -73,12 +72,14 @@ READER = {
 }
 
 
-def settings_for(
-    looker: LookerSandbox, tmp_path: Path, policy: LookerPolicy | None = None
-) -> Settings:
+def browser_for(
+    looker: LookerSandbox, tmp_path: Path, state: dict | None = None, **policy: object
+) -> LookerBrowser:
     """No TOML: the scraper's defaults, as a desk pointing CreditBot at its Looker gets them."""
-    return Settings(
-        looker_base_url=looker.base_url, data_dir=tmp_path, looker=policy or LookerPolicy()
+    return LookerBrowser(
+        LookerPolicy(base_url=looker.base_url, **policy),  # type: ignore[arg-type]
+        state or looker.storage_state(),
+        artifacts_dir=tmp_path / "traces",
     )
 
 
@@ -101,9 +102,7 @@ def looker(skin: str) -> Iterator[LookerSandbox]:
 def browser(
     looker: LookerSandbox, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LookerBrowser]:
-    with LookerBrowser(
-        settings_for(looker, tmp_path_factory.mktemp("scrape")), looker.storage_state()
-    ) as scraper:
+    with browser_for(looker, tmp_path_factory.mktemp("scrape")) as scraper:
         yield scraper
 
 
@@ -154,7 +153,7 @@ def test_an_expired_session_is_recognised(looker: LookerSandbox, tmp_path: Path)
     looker.expire_sessions()
     looker.reset_requests()
     with (
-        LookerBrowser(settings_for(looker, tmp_path), state) as scraper,
+        browser_for(looker, tmp_path, state) as scraper,
         pytest.raises(SessionExpired),
     ):
         scraper.read_sql(link(looker.explore_url(qid)))
@@ -176,11 +175,10 @@ def test_a_page_with_nothing_readable_fails_in_seconds_and_says_what_it_saw(
     classic: LookerSandbox, tmp_path: Path
 ) -> None:
     home = classic.short_url(classic.add_short_link_to_path("/browse"))
-    policy = LookerPolicy(settle_ms=1500)
     explain = Explanation(home)
     started = time.monotonic()
     with (
-        LookerBrowser(settings_for(classic, tmp_path, policy), classic.storage_state()) as b,
+        browser_for(classic, tmp_path, settle_ms=1500) as b,
         pytest.raises(SqlNotFound) as failed,
     ):
         b.read_sql(link(home), explain)
@@ -195,13 +193,11 @@ def test_hints_are_tried_first_and_a_wrong_one_costs_nothing(
     classic: LookerSandbox, tmp_path: Path
 ) -> None:
     qid = classic.add_query(LONG_SQL)
-    hinted = LookerPolicy(
-        hints={
-            "sql_tab": (Selector("css", ".no-such-tab"),),
-            "sql_viewer": (Selector("css", "lk-sql-view .ace_editor"),),
-        }
-    )
-    with LookerBrowser(settings_for(classic, tmp_path, hinted), classic.storage_state()) as b:
+    hints = {
+        "sql_tab": (Selector("css", ".no-such-tab"),),
+        "sql_viewer": (Selector("css", "lk-sql-view .ace_editor"),),
+    }
+    with browser_for(classic, tmp_path, hints=hints) as b:
         scraped = b.read_sql(link(classic.explore_url(qid)))
     assert scraped.sql == LONG_SQL
     assert "viewer: css='lk-sql-view .ace_editor' (configured)" in scraped.strategy
@@ -215,15 +211,13 @@ def test_selectors_of_any_form_reach_the_editor_and_a_wrong_scroller_cannot_cut_
     part works like CSS. A hinted "scroller" that does not scroll the editor (here the editor's
     labelled frame) claims the bottom at once; the wheel must prove it, or the query would end
     after its first screen."""
-    hinted = LookerPolicy(
-        hints={
-            "editor_scroller": (Selector("label", "SQL query"),),
-            "editor_line": (Selector("css", "pre.CodeMirror-line"),),
-        }
-    )
+    hints = {
+        "editor_scroller": (Selector("label", "SQL query"),),
+        "editor_line": (Selector("css", "pre.CodeMirror-line"),),
+    }
     with LookerSandbox(viewer="editor", expose_editor_model=False, render_delay_ms=30) as lk:
         qid = lk.add_query(LONG_SQL)
-        with LookerBrowser(settings_for(lk, tmp_path, hinted), lk.storage_state()) as b:
+        with browser_for(lk, tmp_path, hints=hints) as b:
             assert b.read_sql(link(lk.explore_url(qid))).sql == LONG_SQL
 
 
@@ -232,7 +226,7 @@ def test_a_query_shown_that_is_not_read_only_is_reported_as_such(
 ) -> None:
     delete = classic.add_query("DELETE FROM accounts WHERE note = 'authy'")
     with (
-        LookerBrowser(settings_for(classic, tmp_path), classic.storage_state()) as b,
+        browser_for(classic, tmp_path) as b,
         pytest.raises(UnsafeSQL, match="DELETE statement"),
     ):
         b.read_sql(link(classic.explore_url(delete)))
@@ -242,7 +236,7 @@ def test_redirects_and_links_off_the_looker_origin_are_blocked(
     classic: LookerSandbox, tmp_path: Path
 ) -> None:
     classic.add_redirect("/explore/revenue/leak", "http://localhost:9/steal?cookie=1")
-    with LookerBrowser(settings_for(classic, tmp_path), classic.storage_state()) as b:
+    with browser_for(classic, tmp_path) as b:
         with pytest.raises(BlockedRequest, match="redirected outside Looker"):
             b.read_sql(link(f"{classic.base_url}/explore/revenue/leak?qid=abc"))
         lookalike = classic.base_url.replace("127.0.0.1", "127.0.0.1.nip.io")
@@ -255,7 +249,7 @@ def test_a_failed_link_leaves_an_owner_only_trace_and_screenshot(
     classic: LookerSandbox, tmp_path: Path
 ) -> None:
     with (
-        LookerBrowser(settings_for(classic, tmp_path), classic.storage_state()) as b,
+        browser_for(classic, tmp_path) as b,
         pytest.raises(QueryNotFound) as failed,
     ):
         b.read_sql(link(f"{classic.base_url}/explore/revenue/v?qid={'B' * 22}"))

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from bot.reply import money
+from core.policies import Product
 from sandbox.slack import ANALYST, MEMO_CHANNEL_ID, slack_link
 from state.store import Memo, StateStore, Status
 from tests.notebook_files import make_notebook
 from tests.world import World, signed_in_world
 from worker import commands
-from worker.settings import LookerPolicy, Product, SlackPolicy
 
 MAX_ATTEMPTS = 3
 
@@ -89,7 +89,7 @@ def test_a_lost_post_response_is_checked_in_the_thread_not_reposted(world: World
 
 
 def test_a_post_that_hangs_past_the_timeout_is_posted_once_next_cycle(world: World) -> None:
-    settings = replace(world.settings, slack=SlackPolicy(timeout_seconds=2))
+    settings = replace(world.settings, slack=replace(world.settings.slack, timeout_seconds=2))
     ts, credit = verify_memo(world)
     world.slack.hang_seconds = 4
     world.slack.inject("chat.postMessage", "hang")
@@ -125,7 +125,8 @@ def test_a_looker_server_error_is_retried_next_cycle(world: World) -> None:
 
 def test_a_page_slower_than_the_timeout_is_retried(world: World) -> None:
     settings = replace(
-        world.settings, looker=LookerPolicy(navigation_timeout_ms=3000, element_timeout_ms=1500)
+        world.settings,
+        looker=replace(world.settings.looker, navigation_timeout_ms=3000, element_timeout_ms=1500),
     )
     ts, credit = verify_memo(world)
     world.looker.slow_next(1, 4000)
@@ -224,8 +225,7 @@ def notebook_run(
     with signed_in_world(
         warehouse,
         folder / "data",
-        products=products,
-        notebook_timeout_seconds=NOTEBOOK_TIMEOUT,
+        notebook={"products": products, "timeout_seconds": NOTEBOOK_TIMEOUT},
     ) as world:
         slack, looker = world.slack, world.looker
         memos = {}

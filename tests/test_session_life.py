@@ -13,13 +13,13 @@ from playwright.async_api import Page
 
 from auth.login import LoginFailed
 from auth.store import SessionStore
+from core.errors import UsageError
 from sandbox.looker import DEMO_EMAIL, DEMO_PASSWORD
 from sandbox.slack import ANALYST, BOT_TOKEN, slack_link
 from scraper.pages.signin import SignInPage
 from state.store import StateStore, Status
 from tests.world import World
 from worker import commands
-from worker.errors import UsageError
 
 
 async def fill(page: Page) -> None:

@@ -18,7 +18,7 @@ from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
 from auth.store import FALLBACK_SETTING, SERVICE, SessionStore, SessionStoreError, expires_at
-from worker.errors import SettingsError
+from core.errors import SettingsError
 
 ORIGIN = "https://acme.cloud.looker.com"
 COOKIE_VALUE = "s3cr3t-looker-session-cookie-value"

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from scraper.policy import Selector
-from worker.errors import SettingsError
+from core.errors import SettingsError
+from core.policies import Selector
+from core.urls import origin_of
+from scraper.cascade import cascade
 from worker.settings import (
     DEFAULT_TEMPLATE,
     NOTEBOOKS_DIR,
     Settings,
     load_settings,
-    origin_of,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,20 +67,20 @@ def test_defaults() -> None:
     s = load(BASE)
     assert s.looker_base_url == "https://acme.cloud.looker.com"
     assert s.looker_origin == "https://acme.cloud.looker.com"
-    assert s.slack_api_url == "https://slack.com/api/"
+    assert s.slack.api_url == "https://slack.com/api/"
     assert s.data_dir == Path("data")
     assert s.poll_seconds == 60
     assert s.lookback_hours == 24
     assert s.reply_template == DEFAULT_TEMPLATE
-    assert s.notebook_parameter == "looker"
-    assert s.notebook_result == "credit_amount"
+    assert s.notebook.parameter == "looker"
+    assert s.notebook.result == "credit_amount"
     assert s.config_path is None
     assert s.slack_bot_token is None and s.slack_channel is None
     assert s.session_file_fallback is True
 
 
 def test_default_products_point_at_the_shipped_notebooks() -> None:
-    products = load(BASE).products
+    products = load(BASE).notebook.products
     assert [p.name for p in products] == ["Verify", "PSMS"]
     assert [p.notebook for p in products] == [
         NOTEBOOKS_DIR / "verify_credit_recommendation.ipynb",
@@ -108,12 +109,50 @@ def test_environment_values_are_read() -> None:
     )
     assert s.slack_bot_token == "xoxb-123"
     assert s.slack_channel == "#help-sms-credit-pumping-memos"
-    assert s.slack_api_url == "http://127.0.0.1:8123/api/"
+    assert s.slack.api_url == "http://127.0.0.1:8123/api/"
     assert s.slack_alert_user == "U0123ABCD"
     assert s.data_dir == Path("/tmp/cb")
     assert s.poll_seconds == 2.5
     assert s.lookback_hours == 0
     assert s.session_file_fallback is False
+
+
+@pytest.mark.parametrize(
+    ("toml", "setting", "hint"),
+    [
+        ("[retry]\nmax_attempt = 1\n", "retry.max_attempt", "did you mean 'max_attempts'"),
+        ("[sesion]\nfile_fallback = false\n", "sesion", "did you mean 'session'"),
+        (
+            "[memos]\nskip_answered_by_person = 'no'\n",
+            "memos.skip_answered_by_person",
+            "true or false",
+        ),
+        ("[looker]\nsettle_ms = 2.5\n", "looker.settle_ms", "a whole number"),
+        ("[slack]\ntimeout_seconds = true\n", "slack.timeout_seconds", "a number"),
+        ("[looker]\nnot_found_text = 'Oops'\n", "looker.not_found_text", "a list of strings"),
+        (
+            "[[products]]\nname = 'V'\nmatch = 'authy'\nnotbook = 'v.ipynb'\n",
+            "products[0].notbook",
+            "did you mean 'notebook'",
+        ),
+    ],
+)
+def test_typos_and_wrong_types_are_refused_naming_the_key_and_the_file(
+    tmp_path: Path, toml: str, setting: str, hint: str
+) -> None:
+    """A typo must never fall back to a default in silence: `max_attempt = 1` would otherwise
+    leave five attempts, and `"no"` would read as true."""
+    error = refused(write_toml(tmp_path, toml))
+    assert error.setting == setting
+    assert hint in str(error) and str(tmp_path / "creditbot.toml") in str(error)
+
+
+def test_an_unknown_creditbot_variable_in_dotenv_names_the_file(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("CREDITBOT_DATA_DRI=/srv/creditbot\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="CREDITBOT_DATA_DIR") as caught:
+        load_settings(BASE, dotenv=dotenv)
+    assert caught.value.setting == "CREDITBOT_DATA_DRI" and str(dotenv) in str(caught.value)
 
 
 def test_dotenv_fills_but_does_not_override(tmp_path: Path) -> None:
@@ -142,6 +181,8 @@ def test_dotenv_fills_but_does_not_override(tmp_path: Path) -> None:
         ({**BASE, "LOOKBACK_HOURS": "-1"}, "LOOKBACK_HOURS"),
         ({**BASE, "CREDITBOT_SESSION_FILE_FALLBACK": "maybe"}, "CREDITBOT_SESSION_FILE_FALLBACK"),
         ({**BASE, "CREDITBOT_CONFIG": "/nonexistent/creditbot.toml"}, "CREDITBOT_CONFIG"),
+        ({**BASE, "CREDITBOT_DATADIR": "/srv/creditbot"}, "CREDITBOT_DATADIR"),
+        ({**BASE, "CHROMIUM_PATH": "/nonexistent/chromium"}, "CHROMIUM_PATH"),
     ],
 )
 def test_bad_environment_names_the_setting(env: dict[str, str], setting: str) -> None:
@@ -184,20 +225,20 @@ sql_tab = { role = "tab", name = "SQL Query" }
     )
     s = load(env)
     assert s.config_path == tmp_path / "creditbot.toml"
-    assert s.notebook_parameter == "query"
-    assert s.notebook_result == "credit"
-    assert s.notebook_timeout_seconds == 30
-    assert s.sql_dialect == "sqlite"
-    assert [(p.name, p.notebook) for p in s.products] == [
+    assert s.notebook.parameter == "query"
+    assert s.notebook.result == "credit"
+    assert s.notebook.timeout_seconds == 30
+    assert s.notebook.sql_dialect == "sqlite"
+    assert [(p.name, p.notebook) for p in s.notebook.products] == [
         ("Verify", tmp_path / "nb" / "verify.ipynb")
     ]
     assert s.reply_template == "Credit approved: {total}"
     assert s.skip_answered_by_person is False
     # A hint is tried first; the built-in ways follow it, so a wrong hint costs nothing.
-    [(hint, source), *rest] = s.looker.cascade("sql_tab")
+    [(hint, source), *rest] = cascade(s.looker, "sql_tab")
     assert (hint, source) == (Selector("role", "tab", name="SQL Query"), "configured")
     assert rest[0] == (Selector("role", "tab", name="SQL"), "built-in")
-    assert s.looker.cascade("data_toggle")[0][1] == "built-in"
+    assert cascade(s.looker, "data_toggle")[0][1] == "built-in"
 
 
 def test_template_with_escaped_braces_is_accepted(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ import pytest
 import sqlglot
 from sqlglot import expressions as exp
 
+from core.sqlcheck import check_read_only
 from notebooks.routing import route
-from notebooks.sqlcheck import check_read_only
 from sandbox.queries import demo_queries, fraud_spend
 from sandbox.warehouse import DEFAULT_PATH, build_warehouse, warehouse_url
 from tests.credit_formula import expected_credit

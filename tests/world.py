@@ -14,11 +14,11 @@ from typing import Any
 
 from auth.store import SessionStore
 from bot.reply import money
+from sandbox.desk import demo_environ
 from sandbox.looker import LookerSandbox
 from sandbox.queries import DemoQuery, demo_queries, fraud_spend
 from sandbox.slack import ANALYST, MEMO_CHANNEL_ID, SlackSandbox, slack_link
 from tests.credit_formula import expected_credit
-from worker.demo import demo_environ
 from worker.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,7 +106,12 @@ def make_world(
     env = demo_environ(slack, looker, data_dir, warehouse)
     with Path(env["CREDITBOT_CONFIG"]).open("a", encoding="utf-8") as toml:
         toml.write(TEST_CONFIG)
-    settings = replace(load_settings(env, dotenv=None), **overrides)
+    settings = load_settings(env, dotenv=None)
+    for name, value in overrides.items():  # a dict for a policy replaces only those fields
+        current = getattr(settings, name)
+        settings = replace(
+            settings, **{name: replace(current, **value) if isinstance(value, dict) else value}
+        )
     return World(slack, looker, warehouse, settings, env)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -17,17 +18,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from auth.login import Fill, capture, import_file
 from auth.store import SessionStore, SessionStoreError, Stored
-from bot.links import LookerLink, classify
 from bot.slack import SlackGateway
+from core.errors import CreditBotError, SetupError, UsageError
+from core.urls import LookerLink, origin_of
 from scraper.explain import Explanation
 from scraper.session import LookerBrowser
 from state.store import StateStore
+from worker.alerts import TOLD_EXPIRED, TOLD_EXPIRING
 from worker.cycle import Cycle, CycleReport
-from worker.errors import CreditBotError, UsageError
 from worker.lock import worker_lock
-from worker.logs import redactor, scrub_session
-from worker.session_alerts import TOLD_EXPIRED, TOLD_EXPIRING
-from worker.settings import Settings, origin_of
+from worker.preflight import writable
+from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -49,47 +50,46 @@ _said: set[str] = set()
 
 
 def state_store(settings: Settings) -> StateStore:
-    return StateStore(settings.data_dir / "state.sqlite3")
+    writable(settings.data_dir)
+    path = settings.data_dir / "state.sqlite3"
+    try:
+        return StateStore(path)
+    except sqlite3.Error as exc:
+        raise SetupError(
+            f"the state database {path} cannot be opened ({exc})", setting="CREDITBOT_DATA_DIR"
+        ) from None
 
 
-@dataclass(frozen=True)
-class BrowserOptions:
-    headed: bool = False
-    slow_mo: float = 0
-    trace: bool = False
+def looker_browser(settings: Settings, state: dict[str, Any]) -> LookerBrowser:
+    return LookerBrowser(
+        settings.looker,
+        state,
+        artifacts_dir=settings.data_dir / "traces",
+        options=settings.browser,
+    )
 
 
-def once(
-    settings: Settings,
-    *,
-    dry_run: bool = False,
-    browser: BrowserOptions = BrowserOptions(),
-    wait: bool = False,
-) -> CycleReport:
+def once(settings: Settings, *, dry_run: bool = False, wait: bool = False) -> CycleReport:
     """One cycle under the data dir's lock. A dry run posts nothing and changes no state."""
     settings.require_slack()
+    writable(settings.data_dir)
     with worker_lock(settings.data_dir, wait=wait):
-        return _cycle(settings, dry_run=dry_run, browser=browser)
+        return _cycle(settings, dry_run=dry_run)
 
 
 def _cycle(
     settings: Settings,
     *,
     dry_run: bool = False,
-    browser: BrowserOptions = BrowserOptions(),
     should_stop: Callable[[], bool] | None = None,
 ) -> CycleReport:
-    redactor.add(settings.slack_bot_token)
     state = StateStore(Path(":memory:")) if dry_run else state_store(settings)
     try:
         cycle = Cycle(
             settings,
-            slack=SlackGateway(settings),
+            slack=SlackGateway(settings.slack_bot_token or "", settings.slack),
             state=state,
             sessions=session_store(settings),
-            headed=browser.headed,
-            slow_mo=browser.slow_mo,
-            trace=browser.trace,
             dry_run=dry_run,
             should_stop=should_stop,
         )
@@ -98,16 +98,11 @@ def _cycle(
         state.close()
 
 
-def run(
-    settings: Settings,
-    *,
-    browser: BrowserOptions = BrowserOptions(),
-    stop: threading.Event | None = None,
-    wait: bool = False,
-) -> None:
+def run(settings: Settings, *, stop: threading.Event | None = None, wait: bool = False) -> None:
     """Every POLL_SECONDS until SIGINT/SIGTERM (or `stop`): one cycle at a time, misfires
     coalesced, the first at once. A stop lets the memo in hand finish, then exits."""
     settings.require_slack()
+    writable(settings.data_dir)
     stop = stop or threading.Event()
     with worker_lock(settings.data_dir, wait=wait):
         scheduler = BackgroundScheduler(
@@ -117,14 +112,14 @@ def run(
         def cycle() -> None:
             if stop.is_set():
                 return
-            report = _cycle(settings, browser=browser, should_stop=stop.is_set)
+            report = _cycle(settings, should_stop=stop.is_set)
             log.info(report.line())
 
         fatal: list[BaseException] = []
 
         def failed(event: JobExecutionEvent) -> None:
             log.error("cycle failed: %s", event.exception)
-            if isinstance(event.exception, UsageError):  # settings or access: a person must act
+            if isinstance(event.exception, UsageError):  # settings, setup or access
                 fatal.append(event.exception)
                 stop.set()
 
@@ -161,12 +156,18 @@ def login(
     fill: Fill | None = None,
 ) -> tuple[Stored, str]:
     """Capture (or import) a session, keep it, and clear the "already told" marks."""
+    writable(settings.data_dir)
     store = session_store(settings)
     if from_file is not None:
         state = import_file(from_file)
     else:
-        state = capture(settings, timeout_seconds=timeout_seconds, headed=headed, fill=fill)
-    scrub_session(state)
+        state = capture(
+            settings.looker,
+            timeout_seconds=timeout_seconds,
+            chromium_path=settings.browser.chromium_path,
+            headed=headed,
+            fill=fill,
+        )
     stored = store.save(state)
     db = state_store(settings)
     try:
@@ -177,13 +178,7 @@ def login(
     return stored, store.where()
 
 
-def scrape(
-    settings: Settings,
-    url: str,
-    *,
-    browser: BrowserOptions = BrowserOptions(),
-    explain: Explanation | None = None,
-) -> str:
+def scrape(settings: Settings, url: str, *, explain: Explanation | None = None) -> str:
     """The SQL behind one link, read exactly as a cycle would; `explain` collects each step
     tried (and, when nothing worked, what the page showed)."""
     if origin_of(url) != settings.looker_origin:
@@ -191,20 +186,12 @@ def scrape(
             f"URL {url!r} is not on LOOKER_BASE_URL's origin ({settings.looker_origin}); "
             "CreditBot never opens other hosts"
         )
-    link = LookerLink(url, classify(url))
-    store = session_store(settings)
-    stored = store.load()
+    writable(settings.data_dir)  # traces and screenshots of a failure go there
+    stored = session_store(settings).load()
     if stored is None:
         raise UsageError("no Looker session is stored: run `python main.py login` first")
-    scrub_session(stored.state)
-    with LookerBrowser(
-        settings,
-        stored.state,
-        headed=browser.headed,
-        slow_mo=browser.slow_mo,
-        trace=browser.trace,
-    ) as looker:
-        return looker.read_sql(link, explain).sql
+    with looker_browser(settings, stored.state) as looker:
+        return looker.read_sql(LookerLink.of(url), explain).sql
 
 
 @dataclass(frozen=True)
@@ -233,15 +220,16 @@ def session_status(settings: Settings) -> SessionStatus:
         return SessionStatus(True, store.where(), works=False, problem=str(exc))
     if stored is None:
         return SessionStatus(False, store.where())
-    scrub_session(stored.state)
     works, problem = _check_live(settings, stored.state)
     return SessionStatus(True, store.where(), stored.saved_at, stored.expires_at, works, problem)
 
 
 def _check_live(settings: Settings, state: dict[str, Any]) -> tuple[bool, str | None]:
-    with LookerBrowser(settings, state) as looker:
+    with looker_browser(settings, state) as looker:
         try:
             looker.check_signed_in()
+        except SetupError:
+            raise  # no browser to ask with: the machine's problem, not the session's
         except CreditBotError as exc:
             return False, str(exc)
     return True, None

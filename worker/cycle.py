@@ -18,20 +18,21 @@ from slack_sdk.errors import SlackApiError
 
 from auth.store import SessionStore, SessionStoreError, Stored
 from bot.decision import LinkResult, decide
-from bot.links import LookerLink, extract_links
+from bot.links import extract_links
 from bot.memos import Identity, ThreadState, is_memo_candidate, read_thread
 from bot.reply import alert_text
 from bot.slack import Channel, SlackGateway, SlackUnavailable
+from core.errors import CreditBotError, NoSession, SessionExpired, SetupError, UsageError
+from core.sqlcheck import check_read_only
+from core.urls import LookerLink
 from notebooks.routing import route
 from notebooks.runner import run_notebook
-from notebooks.sqlcheck import check_read_only, dialect_for
 from scraper.session import LookerBrowser
 from state.store import Memo, StateStore, Status
-from worker.errors import CreditBotError, NoSession, SessionExpired, UsageError
+from worker.alerts import Alerts
 from worker.failpoints import failpoint
-from worker.logs import scrub_session
 from worker.outcome import KEPT_FILES, decide_outcome, review_outcome, write_summary
-from worker.session_alerts import SessionAlerts
+from worker.preflight import preflight
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,9 +72,6 @@ class Cycle:
         slack: SlackGateway,
         state: StateStore,
         sessions: SessionStore,
-        headed: bool = False,
-        slow_mo: float = 0,
-        trace: bool = False,
         dry_run: bool = False,
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
@@ -82,15 +80,12 @@ class Cycle:
         self.slack = slack
         self.state = state
         self.sessions = sessions
-        self.headed = headed
-        self.slow_mo = slow_mo
-        self.trace = trace
         self.dry_run = dry_run
         self.report = CycleReport()
         self._browser: LookerBrowser | None = None
         self._session_dead = False
         self._session: tuple[Stored | None, str | None] | None = None
-        self.alerts = SessionAlerts(settings, slack, state, dry_run=dry_run)
+        self.alerts = Alerts(settings, slack, state, dry_run=dry_run)
 
     # --- the cycle --------------------------------------------------------------------------
 
@@ -101,15 +96,24 @@ class Cycle:
         self.report.channel = f"#{channel.name}"
         self.report.new = self.poll(channel)
         self.report.timings["poll"] = round(time.monotonic() - started, 3)
+        due = self.state.actionable(channel.id)
         try:
-            for memo in self.state.actionable(channel.id):
+            if due:
+                preflight(self.settings)
+            for memo in due:
                 if self.should_stop():
                     log.info("stop requested: leaving the remaining memos for the next run")
                     break
                 self.report.memos.append(self.process(memo, channel))
+        except SetupError as exc:
+            log.error("stopped before the memos: %s", exc)
+            self.alerts.setup_problem(exc)
+            raise
         finally:
             if self._browser is not None:
                 self._browser.close()
+        if due:
+            self.alerts.setup_fine()
         self.alerts.after_cycle(session_dead=self._session_dead, stored=self._stored_session()[0])
         self.report.timings["cycle"] = round(time.monotonic() - started, 3)
         self.report.states = self.state.counts()
@@ -152,6 +156,9 @@ class Cycle:
         except SlackUnavailable as exc:
             log.warning("Slack trouble on memo %s, will resume next cycle: %s", memo.key, exc)
             return MemoReport(memo.key, memo.status, detail=str(exc))
+        except SetupError as exc:
+            self._stand_down(memo, channel, exc)
+            raise
         except UsageError:
             raise
         except SlackApiError as exc:
@@ -165,6 +172,16 @@ class Cycle:
         except (SlackUnavailable, SlackApiError) as exc:
             log.warning("memo %s left for the next cycle: %s", memo.key, exc)
             return MemoReport(memo.key, current.status, detail=str(problem))
+
+    def _stand_down(self, before: Memo, channel: Channel, problem: SetupError) -> None:
+        """The machine or the settings failed, not this memo: put it back as it was (no
+        attempt counted, no word in its thread) so it is answered once the problem is fixed.
+        SQL already read is kept."""
+        current = self.state.get(before.channel, before.ts) or before
+        if current.status is Status.CLAIMED:
+            self.state.move(current, before.status, f"waiting: {problem}")
+        if not self.dry_run:
+            self.slack.react(channel.id, before.ts, "eyes", add=False)
 
     def _process(self, memo: Memo, channel: Channel) -> MemoReport:
         timings: dict[str, float] = dict(memo.timings)
@@ -209,6 +226,8 @@ class Cycle:
                 scraped = self._scrape(links, timings)
                 memo = self._to(memo, Status.SCRAPED, outcome={"scraped": scraped})
             results = self._compute(memo, links, scraped, timings)
+        except SetupError:
+            raise  # the machine's or the settings' problem: `process` stands the memo down
         except CreditBotError as exc:
             return self._pending(memo, channel, exc, timings)
         outcome = decide_outcome(self.settings.reply_template, decide(results), results)
@@ -230,7 +249,7 @@ class Cycle:
             try:
                 query = browser.read_sql(link)
             except CreditBotError as exc:
-                if exc.transient:
+                if exc.transient or isinstance(exc, SetupError):
                     raise
                 log.warning("link %s failed: %s", link.url, exc)
                 scraped.append(
@@ -258,8 +277,7 @@ class Cycle:
         timings: dict[str, float],
     ) -> list[LinkResult]:
         results = []
-        params = dict(self.settings.notebook_parameters)
-        dialect = dialect_for(params.get("warehouse_url"), self.settings.sql_dialect)
+        policy = self.settings.notebook
         for i, (link, item) in enumerate(zip(links, scraped, strict=True)):
             result = LinkResult(link)
             results.append(result)
@@ -270,25 +288,25 @@ class Cycle:
             sql = item["sql"]
             result.sql_digest = hashlib.sha256(sql.encode()).hexdigest()
             result.detail = {"strategy": item.get("strategy")}
-            product = route(sql, self.settings.products)
+            product = route(sql, policy.products)
             if product is None:
                 result.skipped = "the query matches no product ([[products]] match)"
                 continue
             result.product = product.name
             mark = time.monotonic()
             try:
-                check_read_only(sql, dialect)
+                check_read_only(sql, policy.sql_dialect)
                 ran = run_notebook(
                     product.notebook,
-                    {**params, self.settings.notebook_parameter: sql},
-                    result_name=self.settings.notebook_result,
+                    {**policy.parameters, policy.parameter: sql},
+                    result_name=policy.result,
                     output_path=self.settings.data_dir
                     / "notebooks"
                     / f"{memo.channel}-{memo.ts}-{i + 1}-{product.name}.ipynb",
-                    timeout_seconds=self.settings.notebook_timeout_seconds,
+                    timeout_seconds=policy.timeout_seconds,
                 )
             except CreditBotError as exc:
-                if exc.transient:
+                if exc.transient or isinstance(exc, SetupError):
                     raise
                 result.problem = str(exc)
                 result.detail.update({"error_kind": exc.kind, **_ctx(exc)})
@@ -456,24 +474,22 @@ class Cycle:
                     url=self.settings.looker_base_url,
                 )
             self._browser = LookerBrowser(
-                self.settings,
+                self.settings.looker,
                 stored.state,
-                headed=self.headed,
-                slow_mo=self.slow_mo,
-                trace=self.trace,
+                artifacts_dir=self.settings.data_dir / "traces",
+                options=self.settings.browser,
             )
         return self._browser
 
     def _stored_session(self) -> tuple[Stored | None, str | None]:
-        """The stored session and why it is unusable, read and decrypted once per cycle; its
-        cookie values are registered with the log redactor on the way."""
+        """The stored session and why it is unusable, read and decrypted once per cycle (the
+        store registers its cookie values with the log redactor as it loads them)."""
         if self._session is None:
             try:
                 stored = self.sessions.load()
             except SessionStoreError as exc:
                 self._session = (None, str(exc))
             else:
-                scrub_session(stored.state if stored else None)
                 self._session = (stored, None)
         return self._session
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from worker.errors import AnotherWorkerRunning
+from core.errors import AnotherWorkerRunning
 
 
 @contextmanager

@@ -1,11 +1,19 @@
 """Settings from the environment (and `.env`), plus the TOML file for what is not secret.
 
-Every problem is a `SettingsError` naming the setting, so the CLI can exit 2 with a message a
-person can act on. Secrets (the bot token) are accepted only from the environment.
+Every problem is a `SettingsError` naming the setting (and the file it came from), so the CLI can
+exit 2 with a message a person can act on. Nothing unknown is accepted: a TOML table or key that
+is not declared in `SCHEMA`, a value of the wrong type, or a `CREDITBOT_*` variable CreditBot
+does not read is refused, with the nearest known name, because a typo that silently falls back
+to a default is a setting nobody knows is not applied. Secrets (the bot token) are accepted only
+from the environment. The settings are read once and handed to each component as its own policy.
+
+A hand-written reader rather than pydantic-settings: importing pydantic costs about 0.2 s on every
+start, and an idle `once` must finish in under 0.5 s.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -15,22 +23,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from notebooks.sqlcheck import dialect_for
-from scraper.policy import ERROR_TEXT, NOT_FOUND_TEXT, LookerPolicy, parse_hints
-from worker.errors import SettingsError
+from core import redact
+from core.errors import SettingsError
+from core.policies import (
+    BrowserOptions,
+    LookerPolicy,
+    NotebookPolicy,
+    Product,
+    RetryPolicy,
+    SlackPolicy,
+)
+from core.sqlcheck import dialect_for
+from scraper.cascade import parse_hints
 
-DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_SLACK_API_URL = SlackPolicy.api_url
 DEFAULT_TEMPLATE = "Approved, {total}, exceptions"
-
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-
-
-@dataclass(frozen=True)
-class Product:
-    name: str
-    match: re.Pattern[str]
-    notebook: Path
-
 
 # Without [[products]] in the TOML: the two notebooks shipped in notebooks/, as in design.md.
 DEFAULT_PRODUCTS = (
@@ -44,55 +52,90 @@ DEFAULT_PRODUCTS = (
     ),
 )
 
+ENVIRONMENT = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_CHANNEL",
+    "SLACK_API_URL",
+    "SLACK_ALERT_USER",
+    "LOOKER_BASE_URL",
+    "CREDITBOT_DATA_DIR",
+    "CREDITBOT_CONFIG",
+    "CHROMIUM_PATH",
+    "POLL_SECONDS",
+    "LOOKBACK_HOURS",
+    "CREDITBOT_SESSION_FILE_FALLBACK",
+    "CREDITBOT_FAILPOINTS",  # the crash tests' kill switch (worker.failpoints)
+)
+
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    backoff_seconds: float = 60.0
-    backoff_max_seconds: float = 3600.0
+class Key:
+    """What one TOML key holds: its type, and the least value a number may take."""
 
-    def delay(self, attempts: int) -> float:
-        """Exponential backoff after `attempts` failures, capped."""
-        return min(self.backoff_seconds * 2 ** max(attempts - 1, 0), self.backoff_max_seconds)
+    kind: str  # string, integer, number, boolean, strings (a list), table (free-form)
+    minimum: float | None = None
 
 
-@dataclass(frozen=True)
-class SlackPolicy:
-    timeout_seconds: float = 30.0
-    rate_limit_retries: int = 5
-    server_error_retries: int = 3
+SCHEMA: dict[str, dict[str, Key]] = {
+    "notebook": {
+        "parameter": Key("string"),
+        "result": Key("string"),
+        "timeout_seconds": Key("integer", 1),
+        "sql_dialect": Key("string"),
+        "parameters": Key("table"),
+    },
+    "reply": {"template": Key("string")},
+    "memos": {"max_links": Key("integer", 1), "skip_answered_by_person": Key("boolean")},
+    "retry": {
+        "max_attempts": Key("integer", 1),
+        "backoff_seconds": Key("number", 0),
+        "backoff_max_seconds": Key("number", 0),
+    },
+    "slack": {
+        "timeout_seconds": Key("number", 1),
+        "rate_limit_retries": Key("integer", 0),
+        "server_error_retries": Key("integer", 0),
+    },
+    "looker": {
+        "navigation_timeout_ms": Key("integer", 100),
+        "element_timeout_ms": Key("integer", 100),
+        "settle_ms": Key("integer", 100),
+        "selectors": Key("table"),
+        "not_found_text": Key("strings"),
+        "error_text": Key("strings"),
+    },
+    "session": {"expiry_warning_hours": Key("number", 0), "file_fallback": Key("boolean")},
+}
+PRODUCT_KEYS = {"name": Key("string"), "match": Key("string"), "notebook": Key("string")}
 
 
 @dataclass(frozen=True)
 class Settings:
-    looker_base_url: str
     data_dir: Path
+    looker: LookerPolicy
+    slack: SlackPolicy = field(default_factory=SlackPolicy)
+    notebook: NotebookPolicy = field(default_factory=NotebookPolicy)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    browser: BrowserOptions = field(default_factory=BrowserOptions)
     slack_bot_token: str | None = None
     slack_channel: str | None = None
-    slack_api_url: str = DEFAULT_SLACK_API_URL
     slack_alert_user: str | None = None
-    chromium_path: str | None = None
     poll_seconds: float = 60.0
     lookback_hours: float = 24.0
     config_path: Path | None = None
-    notebook_parameter: str = "looker"
-    notebook_result: str = "credit_amount"
-    notebook_parameters: Mapping[str, Any] = field(default_factory=dict)
-    notebook_timeout_seconds: int = 600
-    products: tuple[Product, ...] = ()
     reply_template: str = DEFAULT_TEMPLATE
     max_links_per_memo: int = 10
     skip_answered_by_person: bool = True
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    slack: SlackPolicy = field(default_factory=SlackPolicy)
-    looker: LookerPolicy = field(default_factory=LookerPolicy)
     session_file_fallback: bool = True
     session_warning_hours: float = 24.0
-    sql_dialect: str | None = None  # default: from warehouse_url, else Trino
+
+    @property
+    def looker_base_url(self) -> str:
+        return self.looker.base_url
 
     @property
     def looker_origin(self) -> str:
-        return origin_of(self.looker_base_url)
+        return self.looker.origin
 
     def require_slack(self) -> None:
         """`once` and `run` need the Slack settings; `scrape` and `login` do not."""
@@ -106,33 +149,23 @@ class Settings:
             )
 
 
-def origin_of(url: str) -> str:
-    """Scheme, host and port: what decides whether a link belongs to our Looker."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    default = {"http": 80, "https": 443}.get(scheme)
-    suffix = f":{port}" if port and port != default else ""
-    return f"{scheme}://{host}{suffix}"
-
-
 def load_settings(
     environ: Mapping[str, str] | None = None, *, dotenv: Path | None = Path(".env")
 ) -> Settings:
     """Read everything once, validating as it goes; the first problem raises `SettingsError`."""
     env = dict(os.environ if environ is None else environ)
+    from_file: set[str] = set()
     if dotenv is not None and dotenv.is_file():
         from dotenv import dotenv_values
 
         for key, value in dotenv_values(dotenv).items():
-            if value is not None:
-                env.setdefault(key, value)
+            if value is not None and key not in env:
+                env[key] = value
+                from_file.add(key)
+    _refuse_unknown_environment(env, from_file, dotenv)
 
     config_path, config = _read_toml(env)
+    toml = Toml(config, config_path)
     base = env.get("LOOKER_BASE_URL", "").strip()
     if not base:
         raise SettingsError(
@@ -157,16 +190,9 @@ def load_settings(
     token = env.get("SLACK_BOT_TOKEN", "").strip() or None
     if token and not token.startswith("xox"):
         raise SettingsError("SLACK_BOT_TOKEN", "does not look like a Slack token (xoxb-...)")
+    redact.register(token)
 
-    notebook = _table(config, "notebook", config_path)
-    reply = _table(config, "reply", config_path)
-    memos = _table(config, "memos", config_path)
-    retry = _table(config, "retry", config_path)
-    slack = _table(config, "slack", config_path)
-    looker = _table(config, "looker", config_path)
-    session = _table(config, "session", config_path)
-
-    template = str(reply.get("template", DEFAULT_TEMPLATE))
+    template = toml.get("reply", "template", DEFAULT_TEMPLATE)
     if "{total}" not in template:
         raise SettingsError("reply.template", "must contain {total}")
     try:  # fail now, not when the first approval is about to be posted
@@ -176,63 +202,138 @@ def load_settings(
             "reply.template", f"only {{total}} can be filled in ({type(exc).__name__}: {exc})"
         ) from None
     try:
-        hints = parse_hints(_table(looker, "selectors", config_path), "looker.selectors")
+        hints = parse_hints(toml.get("looker", "selectors", {}), "looker.selectors")
     except ValueError as exc:
         setting, _, problem = str(exc).partition(": ")
         raise SettingsError(setting, f"{problem} (in {config_path})") from None
-    notebook_parameters = dict(_table(notebook, "parameters", config_path))
-    sql_dialect = str(notebook["sql_dialect"]) if notebook.get("sql_dialect") else None
+    parameters = dict(toml.get("notebook", "parameters", {}))
+    configured_dialect = toml.get("notebook", "sql_dialect", None)
+    dialect = dialect_for(parameters.get("warehouse_url"), configured_dialect)
 
     return Settings(
-        looker_base_url=base.rstrip("/"),
         data_dir=Path(env.get("CREDITBOT_DATA_DIR", "").strip() or "data"),
+        looker=LookerPolicy(
+            base_url=base.rstrip("/"),
+            navigation_timeout_ms=toml.get("looker", "navigation_timeout_ms", 30_000),
+            element_timeout_ms=toml.get("looker", "element_timeout_ms", 15_000),
+            settle_ms=toml.get("looker", "settle_ms", 3_000),
+            hints=hints,
+            not_found_text=toml.patterns("looker", "not_found_text"),
+            error_text=toml.patterns("looker", "error_text"),
+            sql_dialect=dialect,
+        ),
+        slack=SlackPolicy(
+            api_url=api_url,
+            timeout_seconds=float(toml.get("slack", "timeout_seconds", 30)),
+            rate_limit_retries=toml.get("slack", "rate_limit_retries", 5),
+            server_error_retries=toml.get("slack", "server_error_retries", 3),
+        ),
+        notebook=NotebookPolicy(
+            parameter=toml.identifier("notebook", "parameter", "looker"),
+            result=toml.identifier("notebook", "result", "credit_amount"),
+            parameters=parameters,
+            timeout_seconds=toml.get("notebook", "timeout_seconds", 600),
+            sql_dialect=dialect,
+            products=_products(config.get("products", []), config_path),
+        ),
+        retry=RetryPolicy(
+            max_attempts=toml.get("retry", "max_attempts", 5),
+            backoff_seconds=float(toml.get("retry", "backoff_seconds", 60)),
+            backoff_max_seconds=float(toml.get("retry", "backoff_max_seconds", 3600)),
+        ),
+        browser=BrowserOptions(chromium_path=_chromium_path(env)),
         slack_bot_token=token,
         slack_channel=channel,
-        slack_api_url=api_url,
         slack_alert_user=alert,
-        chromium_path=env.get("CHROMIUM_PATH") or None,
         poll_seconds=_number(env, "POLL_SECONDS", 60, minimum=1),
         lookback_hours=_number(env, "LOOKBACK_HOURS", 24, minimum=0),
         config_path=config_path,
-        notebook_parameter=_identifier(notebook.get("parameter", "looker"), "notebook.parameter"),
-        notebook_result=_identifier(notebook.get("result", "credit_amount"), "notebook.result"),
-        notebook_parameters=notebook_parameters,
-        notebook_timeout_seconds=int(
-            _cfg_number(notebook, "timeout_seconds", 600, "notebook", minimum=1)
-        ),
-        products=_products(config.get("products", []), config_path),
         reply_template=template,
-        max_links_per_memo=int(_cfg_number(memos, "max_links", 10, "memos", minimum=1)),
-        skip_answered_by_person=bool(memos.get("skip_answered_by_person", True)),
-        retry=RetryPolicy(
-            max_attempts=int(_cfg_number(retry, "max_attempts", 5, "retry", minimum=1)),
-            backoff_seconds=_cfg_number(retry, "backoff_seconds", 60, "retry"),
-            backoff_max_seconds=_cfg_number(retry, "backoff_max_seconds", 3600, "retry"),
-        ),
-        slack=SlackPolicy(
-            timeout_seconds=_cfg_number(slack, "timeout_seconds", 30, "slack", minimum=1),
-            rate_limit_retries=int(_cfg_number(slack, "rate_limit_retries", 5, "slack")),
-            server_error_retries=int(_cfg_number(slack, "server_error_retries", 3, "slack")),
-        ),
-        looker=LookerPolicy(
-            navigation_timeout_ms=int(
-                _cfg_number(looker, "navigation_timeout_ms", 30_000, "looker", minimum=100)
-            ),
-            element_timeout_ms=int(
-                _cfg_number(looker, "element_timeout_ms", 15_000, "looker", minimum=100)
-            ),
-            settle_ms=int(_cfg_number(looker, "settle_ms", 3_000, "looker", minimum=100)),
-            hints=hints,
-            not_found_text=_patterns(looker, "not_found_text") + NOT_FOUND_TEXT,
-            error_text=_patterns(looker, "error_text") + ERROR_TEXT,
-            sql_dialect=dialect_for(notebook_parameters.get("warehouse_url"), sql_dialect),
-        ),
+        max_links_per_memo=toml.get("memos", "max_links", 10),
+        skip_answered_by_person=toml.get("memos", "skip_answered_by_person", True),
         session_file_fallback=_flag(
-            env, "CREDITBOT_SESSION_FILE_FALLBACK", session.get("file_fallback", True)
+            env, "CREDITBOT_SESSION_FILE_FALLBACK", toml.get("session", "file_fallback", True)
         ),
-        session_warning_hours=_cfg_number(session, "expiry_warning_hours", 24, "session"),
-        sql_dialect=sql_dialect,
+        session_warning_hours=float(toml.get("session", "expiry_warning_hours", 24)),
     )
+
+
+class Toml:
+    """The TOML file, checked against `SCHEMA` as a whole before any value is read."""
+
+    def __init__(self, config: dict[str, Any], path: Path | None) -> None:
+        self.config = config
+        self.path = path
+        for table, value in config.items():
+            if table == "products":
+                continue  # an array of tables, read by `_products`
+            keys = SCHEMA.get(table)
+            if keys is None:
+                self.refuse(table, f"is not a table CreditBot reads{_near(table, SCHEMA)}")
+            if not isinstance(value, dict):
+                self.refuse(table, "must be a table ([table])")
+            for key, item in value.items():
+                if key not in keys:
+                    self.refuse(f"{table}.{key}", f"is not a key of [{table}]{_near(key, keys)}")
+                self.check(f"{table}.{key}", item, keys[key])
+
+    def refuse(self, setting: str, problem: str) -> None:
+        raise SettingsError(setting, f"{problem} (in {self.path})")
+
+    def check(self, setting: str, value: object, key: Key) -> None:
+        wanted = {
+            "string": (str, "a string"),
+            "integer": (int, "a whole number"),
+            "number": ((int, float), "a number"),
+            "boolean": (bool, "true or false"),
+            "strings": (list, "a list of strings"),
+            "table": (dict, "a table"),
+        }[key.kind]
+        is_bool = isinstance(value, bool)
+        if not isinstance(value, wanted[0]) or (is_bool and key.kind != "boolean"):
+            self.refuse(setting, f"must be {wanted[1]}, not {value!r}")
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            self.refuse(setting, f"must be {wanted[1]}")
+        if key.minimum is not None and value < key.minimum:  # type: ignore[operator]
+            self.refuse(setting, f"must be at least {key.minimum:g}, not {value!r}")
+
+    def get(self, table: str, key: str, default: Any) -> Any:
+        assert key in SCHEMA[table], f"{table}.{key} is read but not declared in SCHEMA"
+        return self.config.get(table, {}).get(key, default)
+
+    def identifier(self, table: str, key: str, default: str) -> str:
+        """A name the notebook code uses: it must be a Python variable name."""
+        value = self.get(table, key, default)
+        if not value.isidentifier():
+            self.refuse(f"{table}.{key}", f"{value!r} is not a Python variable name")
+        return str(value)
+
+    def patterns(self, table: str, key: str) -> tuple[str, ...]:
+        """Regular expressions that recognise a page by what it says."""
+        value = tuple(self.get(table, key, []))
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                self.refuse(f"{table}.{key}", f"{pattern!r} is not valid: {exc}")
+        return value
+
+
+def _near(word: str, known: Mapping[str, object]) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
+
+
+def _refuse_unknown_environment(
+    env: Mapping[str, str], from_file: set[str], dotenv: Path | None
+) -> None:
+    """A `CREDITBOT_*` name CreditBot does not read is a typo (others' variables may share the
+    SLACK_ and LOOKER_ prefixes, and are left alone)."""
+    for name in sorted(env):
+        if name.startswith("CREDITBOT_") and name not in ENVIRONMENT:
+            where = f"in {dotenv}" if name in from_file else "in the environment"
+            near = _near(name, dict.fromkeys(ENVIRONMENT))
+            raise SettingsError(name, f"is not a setting CreditBot reads ({where}){near}")
 
 
 def _read_toml(env: Mapping[str, str]) -> tuple[Path | None, dict[str, Any]]:
@@ -248,13 +349,6 @@ def _read_toml(env: Mapping[str, str]) -> tuple[Path | None, dict[str, Any]]:
         raise SettingsError("CREDITBOT_CONFIG", f"{path} is not valid TOML: {exc}") from None
 
 
-def _table(config: Mapping[str, Any], name: str, path: Path | None) -> dict[str, Any]:
-    value = config.get(name, {})
-    if not isinstance(value, dict):
-        raise SettingsError(f"{name}", f"must be a TOML table in {path}")
-    return value
-
-
 def _products(raw: object, path: Path | None) -> tuple[Product, ...]:
     if raw == []:
         return DEFAULT_PRODUCTS
@@ -262,13 +356,19 @@ def _products(raw: object, path: Path | None) -> tuple[Product, ...]:
         raise SettingsError("products", f"must be an array of tables ([[products]]) in {path}")
     base = path.parent if path else Path(".")
     products = []
+    toml = Toml({}, path)
     for i, item in enumerate(raw):
         where = f"products[{i}]"
         if not isinstance(item, dict):
-            raise SettingsError(where, "must be a table")
-        for key in ("name", "match", "notebook"):
-            if not isinstance(item.get(key), str) or not item[key]:
-                raise SettingsError(f"{where}.{key}", "is required")
+            raise SettingsError(where, f"must be a table (in {path})")
+        for key, value in item.items():
+            if key not in PRODUCT_KEYS:
+                near = _near(key, PRODUCT_KEYS)
+                toml.refuse(f"{where}.{key}", f"is not a key of [[products]]{near}")
+            toml.check(f"{where}.{key}", value, PRODUCT_KEYS[key])
+        for key in PRODUCT_KEYS:
+            if not item.get(key):
+                raise SettingsError(f"{where}.{key}", f"is required (in {path})")
         try:
             pattern = re.compile(item["match"])
         except re.error as exc:
@@ -282,17 +382,13 @@ def _products(raw: object, path: Path | None) -> tuple[Product, ...]:
     return tuple(products)
 
 
-def _patterns(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    """Extra regular expressions that recognise a page by what it says."""
-    value = table.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise SettingsError(f"looker.{key}", "must be a list of regular expressions")
-    for pattern in value:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise SettingsError(f"looker.{key}", f"{pattern!r} is not valid: {exc}") from None
-    return tuple(value)
+def _chromium_path(env: Mapping[str, str]) -> str | None:
+    """CHROMIUM_PATH, if set, must name a program that can be run: a wrong path is a setting to
+    fix, not a browser crash on every memo."""
+    path = env.get("CHROMIUM_PATH", "").strip() or None
+    if path and not (Path(path).is_file() and os.access(path, os.X_OK)):
+        raise SettingsError("CHROMIUM_PATH", f"{path!r} is not an executable file")
+    return path
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
@@ -308,25 +404,10 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
     return value
 
 
-def _cfg_number(
-    table: Mapping[str, Any], key: str, default: float, section: str, minimum: float = 0
-) -> float:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise SettingsError(f"{section}.{key}", f"must be a number of at least {minimum:g}")
-    return float(value)
-
-
-def _identifier(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value.isidentifier():
-        raise SettingsError(name, f"{value!r} is not a Python variable name")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str, default: object) -> bool:
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if not raw:
-        return bool(default)
+        return default
     if raw in ("1", "true", "yes", "on"):
         return True
     if raw in ("0", "false", "no", "off"):

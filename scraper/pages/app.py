@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Locator, Page, Request, Response
 
+from core.errors import LookerUnavailable, QueryNotFound, ScrapeTimeout, SessionExpired
+from core.policies import LookerPolicy, Selector
+from core.urls import origin_of
+from scraper.cascade import DASHBOARD_PATH, SIGNIN_PATHS, cascade, error_text, not_found_text
 from scraper.explain import Explanation
 from scraper.locate import locate, visible
-from scraper.policy import DASHBOARD_PATH, SIGNIN_PATHS, LookerPolicy, Selector
-from worker.errors import LookerUnavailable, QueryNotFound, ScrapeTimeout, SessionExpired
-from worker.settings import origin_of
 
 QUIET_SECONDS = 0.5  # no request started or finished for this long: the network is idle
 BACKGROUND_SECONDS = 5.0  # a request open longer than this is a long poll, not page loading
@@ -63,14 +64,13 @@ class LookerPage:
         self,
         page: Page,
         policy: LookerPolicy,
-        origin: str,
         url: str,
         explain: Explanation,
         check: Callable[[str], None] | None = None,
     ) -> None:
         self.page = page
         self.policy = policy
-        self.origin = origin
+        self.origin = policy.origin
         self.url = url
         self.explain = explain
         self.check = check  # the browser's own guard (a redirect it blocked), raised on each poll
@@ -129,7 +129,7 @@ class LookerPage:
         self, element: str, root: Page | Locator | None = None
     ) -> tuple[list[Locator], Selector, str] | None:
         """The visible matches of the first way in `element`'s cascade that has any."""
-        for selector, source in self.policy.cascade(element):
+        for selector, source in cascade(self.policy, element):
             found = await visible(locate(root or self.page, selector))
             if found:
                 return found, selector, source
@@ -137,7 +137,7 @@ class LookerPage:
 
     async def present_but_hidden(self, element: str, root: Page | Locator) -> bool:
         """Some way of `element`'s cascade matches only hidden elements (a collapsed section)."""
-        for selector, _ in self.policy.cascade(element):
+        for selector, _ in cascade(self.policy, element):
             located = locate(root, selector)
             if await located.count() and not await visible(located, limit=1):
                 return True
@@ -163,10 +163,10 @@ class LookerPage:
     async def raise_for_error_page(self) -> None:
         """A page that says the query is not there, or that Looker failed, ends the reading."""
         for text in await self.titles():
-            if _matches(self.policy.not_found_text, text):
+            if _matches(not_found_text(self.policy), text):
                 self.explain.step("page", f"says {_first_line(text)!r}")
                 raise QueryNotFound(f"Looker says {_first_line(text)!r}", url=self.url)
-            if _matches(self.policy.error_text, text):
+            if _matches(error_text(self.policy), text):
                 self.explain.step("page", f"says {_first_line(text)!r}")
                 raise LookerUnavailable(f"Looker showed {_first_line(text)!r}", url=self.url)
 

@@ -14,12 +14,13 @@ from typing import Any
 
 from playwright.async_api import Locator, Page
 
-from notebooks.sqlcheck import check_read_only
+from core.errors import ScrapeTimeout, SqlNotFound, UnsafeSQL, UnsupportedPage
+from core.policies import Selector
+from core.sqlcheck import check_read_only
+from scraper.cascade import cascade
 from scraper.locate import locate, visible
 from scraper.pages.app import LookerPage
-from scraper.policy import Selector
 from scraper.sql_viewer import Reading, read_viewer, scroll_and_collect
-from worker.errors import ScrapeTimeout, SqlNotFound, UnsafeSQL, UnsupportedPage
 
 POLL_MS = 100
 AGAIN_SECONDS = 2.0  # an action that changed nothing yet is given this long before another
@@ -96,7 +97,7 @@ class ExplorePage(LookerPage):
         """The first viewer whose text is one read-only query; an editor without a text model
         is scrolled through only when nothing else showed the query and the page is still."""
         to_scroll: tuple[Locator, str] | None = None
-        for selector, source in self.policy.cascade("sql_viewer"):
+        for selector, source in cascade(self.policy, "sql_viewer"):
             for candidate in await visible(locate(scope, selector), limit=3):
                 reading = await read_viewer(candidate)
                 if reading is None:
@@ -172,7 +173,7 @@ class ExplorePage(LookerPage):
         return True
 
     async def _any_sql_tab(self, scope: Page | Locator) -> bool:
-        for selector, _ in self.policy.cascade("sql_tab"):
+        for selector, _ in cascade(self.policy, "sql_tab"):
             if await locate(scope, selector).count():
                 return True
         return False

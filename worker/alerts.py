@@ -1,7 +1,9 @@
-"""Telling a person about the Looker session: once per expiry, and once before it expires.
+"""Telling a person what only a person can fix: an expired (or expiring) Looker session, and a
+problem of the machine or the settings that stops every memo.
 
-The "already told" marks live in the state database, so `once` under cron sends one DM per
-expiry rather than one per run; a new `login` or a successful scrape clears them.
+Each is told once: the "already told" marks live in the state database, so `once` under cron
+sends one DM per problem rather than one per run. A new `login` or a successful scrape clears the
+session marks; a cycle that gets through its memos clears the setup mark.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import time
 from slack_sdk.errors import SlackApiError
 
 from auth.store import Stored
-from bot.reply import session_expired_text, session_expiring_text
+from bot.reply import session_expired_text, session_expiring_text, setup_problem_text
 from bot.slack import SlackGateway, SlackUnavailable
+from core.errors import SetupError
 from state.store import StateStore
 from worker.settings import Settings
 
@@ -21,9 +24,10 @@ log = logging.getLogger(__name__)
 
 TOLD_EXPIRED = "session_expired_told"
 TOLD_EXPIRING = "session_expiring_told"
+TOLD_SETUP = "setup_problem_told"
 
 
-class SessionAlerts:
+class Alerts:
     def __init__(
         self,
         settings: Settings,
@@ -64,6 +68,20 @@ class SessionAlerts:
         text = session_expiring_text(self.settings.looker_base_url, f"at {when}")
         if self._dm(text, "the expiring session"):
             self.state.set_meta(TOLD_EXPIRING, session_id)
+
+    def setup_problem(self, problem: SetupError) -> None:
+        """One DM per distinct problem, however many cycles meet it."""
+        if self.dry_run or not self.settings.slack_alert_user:
+            return
+        if self.state.get_meta(TOLD_SETUP) == str(problem):
+            return
+        if self._dm(setup_problem_text(problem), "the setup problem"):
+            self.state.set_meta(TOLD_SETUP, str(problem))
+
+    def setup_fine(self) -> None:
+        """The memos got through: a later problem, even the same one, is news again."""
+        if not self.dry_run and self.state.get_meta(TOLD_SETUP):
+            self.state.set_meta(TOLD_SETUP, None)
 
     def _dm(self, text: str, about: str) -> bool:
         try:

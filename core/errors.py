@@ -36,6 +36,22 @@ class SettingsError(UsageError):
         self.setting = setting
 
 
+class SetupError(UsageError):
+    """A problem of this machine or of the settings, not of any memo: no browser, no kernel,
+    a notebook file missing or refused, the data dir not writable. The cycle stops (exit 2)
+    without a word in any memo thread, a person gets one DM, and the memos wait until it is
+    fixed. `setting` names the setting to look at, where there is one."""
+
+    kind = "setup"
+
+    def __init__(self, message: str, *, setting: str | None = None, **context: object) -> None:
+        super().__init__(message, setting=setting, **context)
+        self.setting = setting
+
+    def __str__(self) -> str:
+        return f"{self.message} (check {self.setting})" if self.setting else self.message
+
+
 class ChannelAccessError(UsageError):
     """The bot cannot read the channel; a person must /invite it (it never joins by itself)."""
 
@@ -167,7 +183,8 @@ class BadResult(CreditBotError):
     kind = "bad_result"
 
 
-class NotebookRefused(CreditBotError):
-    """A notebook CreditBot will not run (no `parameters` cell, unreadable file)."""
+class NotebookRefused(SetupError):
+    """A notebook CreditBot will not run (missing, unreadable, no `parameters` cell): every memo
+    routed to it would fail the same way, so it is the setup's problem, not a memo's."""
 
     kind = "notebook_refused"

@@ -11,7 +11,7 @@ import sqlglot
 from sqlglot import expressions as exp
 from sqlglot.errors import ParseError
 
-from worker.errors import UnsafeSQL
+from core.errors import UnsafeSQL
 
 READ_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)
 WRITES = (
