@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PROJECT = {"auth", "bot", "core", "notebooks", "sandbox", "scraper", "state", "worker", "main"}
-COMPONENTS = {"auth", "bot", "notebooks", "scraper", "state"}
+COMPONENTS = {"auth", "bot", "notebooks", "ops", "scraper", "state"}
+PROJECT = COMPONENTS | {"core", "sandbox", "worker", "main"}
 DEMO_ENTRY = "worker/demo.py"
 
 
