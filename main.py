@@ -88,7 +88,6 @@ def with_browser_flags(settings: Settings, args: argparse.Namespace) -> Settings
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from scraper.explain import Explanation
     from worker import commands
     from worker.logs import setup_logging
     from worker.settings import load_settings
@@ -115,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"Looker session stored in {where}; expires {commands.when(stored.expires_at)}")
         elif args.command == "scrape":
+            from scraper.explain import Explanation
+
             explain = Explanation(args.url) if args.explain else None
             try:
                 print(commands.scrape(settings, args.url, explain=explain))

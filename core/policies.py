@@ -107,6 +107,7 @@ class LookerPolicy:
     not_found_text: tuple[str, ...] = ()
     error_text: tuple[str, ...] = ()
     sql_dialect: str = "trino"
+    pages: int = 4  # links read side by side in the one browser context
 
     @property
     def origin(self) -> str:
@@ -159,3 +160,4 @@ class NotebookPolicy:
     timeout_seconds: int = 600
     sql_dialect: str = "trino"
     products: tuple[Product, ...] = ()
+    kernels: int = 2  # notebooks run side by side, each in its own kernel

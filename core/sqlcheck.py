@@ -7,24 +7,20 @@ warehouse's dialect decides, not a regular expression.
 
 from __future__ import annotations
 
-import sqlglot
-from sqlglot import expressions as exp
-from sqlglot.errors import ParseError
-
 from core.errors import UnsafeSQL
 
-READ_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)
+READ_ROOTS = ("Select", "Union", "Intersect", "Except", "Subquery")
 WRITES = (
-    exp.Insert,
-    exp.Update,
-    exp.Delete,
-    exp.Merge,
-    exp.Create,
-    exp.Drop,
-    exp.Alter,
-    exp.Command,
-    exp.TruncateTable,
-    exp.Into,
+    "Insert",
+    "Update",
+    "Delete",
+    "Merge",
+    "Create",
+    "Drop",
+    "Alter",
+    "Command",
+    "TruncateTable",
+    "Into",
 )
 DIALECTS = {
     "sqlite": "sqlite",
@@ -52,7 +48,12 @@ def dialect_for(warehouse_url: object, configured: str | None) -> str:
 
 
 def check_read_only(sql: str, dialect: str) -> None:
-    """Raise `UnsafeSQL` (saying why) unless `sql` is exactly one SELECT or WITH statement."""
+    """Raise `UnsafeSQL` (saying why) unless `sql` is exactly one SELECT or WITH statement.
+    (sqlglot is imported here, not at start: reading the settings needs only `dialect_for`.)"""
+    import sqlglot
+    from sqlglot import expressions as exp
+    from sqlglot.errors import ParseError
+
     try:
         parsed = sqlglot.parse(sql, read=dialect)
         # A comment after the last `;` parses as a bare Semicolon: it is not a statement.
@@ -67,11 +68,11 @@ def check_read_only(sql: str, dialect: str) -> None:
     if len(statements) > 1:
         raise UnsafeSQL(f"the query holds {len(statements)} statements, not one", dialect=dialect)
     statement = statements[0]
-    if not isinstance(statement, READ_ROOTS):
+    if not isinstance(statement, tuple(getattr(exp, name) for name in READ_ROOTS)):
         raise UnsafeSQL(
             f"the query is a {statement.key.upper()} statement, not a SELECT", dialect=dialect
         )
-    writer = next(statement.find_all(*WRITES), None)
+    writer = next(statement.find_all(*(getattr(exp, name) for name in WRITES)), None)
     if writer is not None:
         raise UnsafeSQL(
             f"the query contains {writer.key.upper()}, which could write", dialect=dialect

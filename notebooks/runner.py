@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,11 @@ import papermill
 from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine, papermill_engines
 from papermill.exceptions import PapermillExecutionError
+from papermill.log import logger as papermill_log
+from papermill.utils import remove_args
 from traitlets import default
 
 from core.errors import BadResult, NotebookFailed, NotebookRefused, SetupError
@@ -61,13 +66,64 @@ class LocalKernelManager(AsyncKernelManager):
 
     @default("ip")
     def _default_ip(self) -> str:
-        return str(Path(_socket_dir().name) / "kernel")
+        # IPC socket names are this prefix plus a number; kernels started at the same moment
+        # would pick the same numbers, so each kernel has a prefix of its own.
+        return str(Path(_socket_dir().name) / f"kernel-{uuid.uuid4().hex[:12]}")
 
 
-@cache
+class WarmKernelEngine(NBClientEngine):
+    """papermill's nbclient engine, run in a kernel that was started ahead of time (`km`).
+
+    nbclient leaves a kernel it did not start running, and its client's channels open; the
+    kernel is the pool's to stop, the channels are closed here."""
+
+    @classmethod
+    def execute_managed_notebook(
+        cls,
+        nb_man: Any,
+        kernel_name: str,
+        log_output: bool = False,
+        stdout_file: Any = None,
+        stderr_file: Any = None,
+        start_timeout: int = 60,
+        execution_timeout: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+        client = PapermillNotebookClient(
+            nb_man,
+            timeout=execution_timeout,
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log=papermill_log,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+            **kwargs,
+        )
+        try:
+            return client.execute()
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
+
+
+WARM_ENGINE = "creditbot-warm-kernel"
+papermill_engines.register(WARM_ENGINE, WarmKernelEngine)
+
+
+_socket_dirs: list[tempfile.TemporaryDirectory[str]] = []
+_socket_lock = threading.Lock()
+
+
 def _socket_dir() -> tempfile.TemporaryDirectory[str]:
-    """One private folder per process for kernel sockets, removed at exit."""
-    return tempfile.TemporaryDirectory(prefix="creditbot-kernels-")
+    """One private folder per process for kernel sockets, removed at exit. Made under a lock:
+    kernels booting at the same moment on several threads must share one folder (a second,
+    dropped one would be deleted under the kernel that got it)."""
+    with _socket_lock:
+        if not _socket_dirs:
+            _socket_dirs.append(tempfile.TemporaryDirectory(prefix="creditbot-kernels-"))
+        return _socket_dirs[0]
 
 
 @dataclass
@@ -106,11 +162,14 @@ def run_notebook(
     output_path: Path,
     timeout_seconds: int,
     keep_on_success: bool = False,
+    kernel: AsyncKernelManager | None = None,
 ) -> NotebookResult:
-    """Execute with papermill; on failure the executed copy stays at `output_path` for a person."""
+    """Execute with papermill; on failure the executed copy stays at `output_path` for a person.
+    `kernel`, if given, is a kernel started ahead of time (`notebooks.kernels`) to run in."""
     started = time.monotonic()
     nb = prepare(notebook, result_name)
     output_path.parent.mkdir(parents=True, exist_ok=True)
+    warm = {"engine_name": WARM_ENGINE, "km": kernel} if kernel is not None else {}
     try:
         papermill.execute_notebook(
             nb,
@@ -120,6 +179,7 @@ def run_notebook(
             progress_bar=False,
             execution_timeout=timeout_seconds,
             kernel_manager_class=LocalKernelManager,
+            **warm,
         )
     except PapermillExecutionError as exc:
         cell = _original_index(nb, exc.cell_index)

@@ -178,6 +178,8 @@ class LookerSandbox:
         self._faults: list[int] = []
         self._expire_countdown: int | None = None
         self._delays: list[int] = []
+        self._api_in_flight = 0
+        self.api_in_flight_peak = 0  # most API requests being answered at once, ever
         self._servers: list[_Server] = []
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -429,7 +431,13 @@ class LookerSandbox:
         with self._lock:
             fault = self._faults.pop(0) if self._faults else None
             delay = self._delays.pop(0) if self._delays else self.render_delay_ms
-        time.sleep(delay / 1000)
+            self._api_in_flight += 1
+            self.api_in_flight_peak = max(self.api_in_flight_peak, self._api_in_flight)
+        try:
+            time.sleep(delay / 1000)
+        finally:
+            with self._lock:
+                self._api_in_flight -= 1
         parts = path.strip("/").split("/")
         if fault is not None:
             h.json(fault, {"error": "internal_error"})

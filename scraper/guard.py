@@ -15,8 +15,9 @@ from urllib.parse import urljoin, urlsplit
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Request, Route
 
-from core.errors import BlockedRequest
+from core.errors import BlockedRequest, SessionExpired
 from core.urls import origin_of
+from scraper.cascade import SIGNIN_PATHS
 
 log = logging.getLogger(__name__)
 BLOCKED_PAGE = "<!doctype html><title>Blocked</title><h1>Blocked by CreditBot</h1>"
@@ -29,7 +30,7 @@ class OriginGuard:
     def __init__(self, origin: str) -> None:
         self.origin = origin
         self.blocked: list[str] = []
-        self._navigations: dict[Page, str] = {}
+        self._navigations: dict[Page, tuple[str, str]] = {}  # page -> (from, to)
 
     async def __call__(self, route: Route, request: Request) -> None:
         url = request.url
@@ -54,7 +55,7 @@ class OriginGuard:
             target = urljoin(url, location)
             if origin_of(target) != self.origin:
                 self.blocked.append(target)
-                self._navigations[request.frame.page] = target
+                self._navigations[request.frame.page] = (url, target)
                 log.warning("blocked a redirect from %s to %s", no_query(url), no_query(target))
                 await route.fulfill(status=200, content_type="text/html", body=BLOCKED_PAGE)
                 return
@@ -70,13 +71,18 @@ class OriginGuard:
         await route.fulfill(response=response)
 
     def raise_if_blocked(self, page: Page, url: str) -> None:
-        """The page tried to leave Looker. (A redirect through Looker's /login to the SSO
-        provider leaves the page on /login, which the page object reads as signed out.)"""
-        target = self._navigations.pop(page, None)
-        if target is not None:
-            raise BlockedRequest(
-                f"the page redirected outside Looker, to {no_query(target)}", url=url
+        """The page tried to leave Looker. Through Looker's own sign-in path it is the session
+        that expired (the sign-in hop may be blocked before the page's URL shows /login)."""
+        hop = self._navigations.pop(page, None)
+        if hop is None:
+            return
+        source, target = hop
+        if urlsplit(source).path.startswith(SIGNIN_PATHS):
+            raise SessionExpired(
+                "Looker sent the browser to its sign-in provider: the stored session has expired",
+                url=url,
             )
+        raise BlockedRequest(f"the page redirected outside Looker, to {no_query(target)}", url=url)
 
     def forget(self, page: Page) -> None:
         self._navigations.pop(page, None)

@@ -9,12 +9,14 @@ screenshot and a trace, owner-only, in the data dir.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import shutil
 import tempfile
 import time
 from collections.abc import Coroutine
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -55,6 +57,7 @@ class ScrapedQuery:
     sql: str
     strategy: str  # which way worked at each stage, for the memo's summary
     trace: str | None = None
+    seconds: float = 0.0  # from opening the page to the query read
 
 
 class LookerBrowser:
@@ -67,6 +70,7 @@ class LookerBrowser:
         *,
         artifacts_dir: Path,
         options: BrowserOptions | None = None,
+        pages: int = 4,
     ) -> None:
         self.policy = policy
         self.storage_state = storage_state
@@ -79,6 +83,11 @@ class LookerBrowser:
         self._browser: Browser | None = None
         self._context: BrowserContext | None = None
         self._scratch: str | None = None
+        self._pages = asyncio.Semaphore(pages)
+        self._starting = asyncio.Lock()
+        self._in_flight = 0
+        self._batch_trace: Path | None = None
+        self._batch_failed = False
 
     @property
     def blocked(self) -> list[str]:
@@ -108,18 +117,20 @@ class LookerBrowser:
 
     def read_sql(self, link: LookerLink, explain: Explanation | None = None) -> ScrapedQuery:
         """The whole query behind one link, or a typed `ScrapeError` naming it."""
-        if link.kind is LinkKind.UNSUPPORTED:
-            if urlsplit(link.url).path.startswith("/dashboards"):
-                problem = "a dashboard has no SQL tab; link the tile's explore or Look instead"
-            else:
-                problem = (
-                    "not a link CreditBot reads: it reads explore (/explore/…?qid=…), "
-                    "short (/x/…) and Look (/looks/N) links"
-                )
-            raise UnsupportedPage(problem, url=link.url)
-        if origin_of(link.url) != self.origin:
-            raise BlockedRequest(f"the link is outside {self.origin}", url=link.url)
-        return self._run(self._read(link, explain or Explanation(link.url)))
+        return self.submit(link, explain).result()
+
+    def submit(self, link: LookerLink, explain: Explanation | None = None) -> Future[ScrapedQuery]:
+        """Start reading a link and return at once; up to `pages` links load side by side in
+        the one context, the rest wait their turn."""
+        refused = _refuse(link, self.origin)
+        if refused is not None:
+            future: Future[ScrapedQuery] = Future()
+            future.set_exception(refused)
+            return future
+        if self._loop is None:
+            self._loop = LoopThread()
+        work = self._read(link, explain or Explanation(link.url))
+        return asyncio.run_coroutine_threadsafe(work, self._loop.loop)
 
     def check_signed_in(self) -> None:
         """Open Looker's home page; raise `SessionExpired` if it asks for a sign-in."""
@@ -128,6 +139,10 @@ class LookerBrowser:
     # --- browser life -----------------------------------------------------------------------
 
     async def _ensure_context(self) -> BrowserContext:
+        async with self._starting:  # links submitted together start one browser, not several
+            return await self._start_context()
+
+    async def _start_context(self) -> BrowserContext:
         if self._context is not None and self._browser is not None and self._browser.is_connected():
             return self._context
         if self._browser is not None:  # it crashed: start afresh, leaving nothing behind
@@ -168,6 +183,7 @@ class LookerBrowser:
                 with contextlib.suppress(PlaywrightError):
                     await closer.close()
         self._context = self._browser = None
+        self._batch_trace = None
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
@@ -193,68 +209,85 @@ class LookerBrowser:
     # --- reading one link -------------------------------------------------------------------
 
     async def _read(self, link: LookerLink, explain: Explanation) -> ScrapedQuery:
+        self._in_flight += 1
+        try:
+            async with self._pages:
+                return await self._read_page(link, explain)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                await self._end_batch()
+
+    async def _read_page(self, link: LookerLink, explain: Explanation) -> ScrapedQuery:
         context = await self._ensure_context()
         explain.step("browser", "ready")
-        await context.tracing.start_chunk(title=link.url)
+        trace = await self._begin_batch(context, link.url)
         page = await context.new_page()
+        started = time.monotonic()
         explore = ExplorePage(page, self.policy, link.url, explain, self._check(page))
         try:
             sql = await _open_and_read(explore, link.url)
         except BaseException as exc:
+            self._batch_failed = True
             await explain.take_survey(page)
-            kept = await self._keep_failure(page, link.url, exc)
-            explain.files.extend(kept)
-            if isinstance(exc, ScrapeError) and kept:
-                exc.context["trace"] = kept[0]
+            shot = await self._screenshot(page, trace)
+            explain.files.extend([str(trace), *([str(shot)] if shot else [])])
+            if isinstance(exc, ScrapeError):
+                exc.context["trace"] = str(trace)
+            log.info("%s failed (%s): trace %s", link.url, type(exc).__name__, trace)
             raise
-        else:
-            kept_trace = self._trace_path(link.url) if self.options.trace else None
-            await context.tracing.stop_chunk(path=str(kept_trace) if kept_trace else None)
-            if kept_trace:
-                kept_trace.chmod(0o600)
-                explain.files.append(str(kept_trace))
-                log.info("trace of %s: %s", link.url, kept_trace)
-            return ScrapedQuery(
-                link.url,
-                page.url,
-                sql,
-                explain.strategy(),
-                str(kept_trace) if kept_trace else None,
-            )
         finally:
             self.guard.forget(page)
             with contextlib.suppress(PlaywrightError):
                 await page.close()
+        if self.options.trace:
+            explain.files.append(str(trace))
+        return ScrapedQuery(
+            link.url,
+            page.url,
+            sql,
+            explain.strategy(),
+            str(trace) if self.options.trace else None,
+            round(time.monotonic() - started, 3),
+        )
 
     def _check(self, page: Page) -> Any:
         return lambda url: self.guard.raise_if_blocked(page, url)
 
-    async def _keep_failure(self, page: Page, url: str, exc: BaseException) -> list[str]:
-        """Trace and screenshot of a failed link, owner-only; the trace within a size budget."""
-        if self._context is None:
-            return []
-        trace_path = self._trace_path(url)
-        shot_path = trace_path.with_name(trace_path.name.replace(".trace.zip", ".png"))
-        kept = []
+    # --- evidence: one trace per batch of links read together, one screenshot per failure ---
+
+    async def _begin_batch(self, context: BrowserContext, url: str) -> Path:
+        """A context records one trace chunk at a time, so links read side by side share one:
+        from the first link of a batch until no link is left in flight."""
+        if self._batch_trace is None:
+            await context.tracing.start_chunk(title=url)
+            self._batch_trace = self._trace_path(url)
+            self._batch_failed = False
+        return self._batch_trace
+
+    async def _end_batch(self) -> None:
+        trace, self._batch_trace = self._batch_trace, None
+        if trace is None or self._context is None:
+            return
+        keep = self._batch_failed or self.options.trace
         try:
-            await page.screenshot(path=str(shot_path), full_page=True)
-            shot_path.chmod(0o600)
+            await self._context.tracing.stop_chunk(path=str(trace) if keep else None)
+            if keep:
+                trace.chmod(0o600)
+                if trace.stat().st_size > TRACE_BUDGET_BYTES:
+                    trace.unlink()
+                    log.warning("trace %s was over %d MB and was dropped", trace, 25)
+        except (PlaywrightError, OSError) as exc:
+            log.warning("trace %s could not be kept: %s", trace, first_line(exc))
+
+    async def _screenshot(self, page: Page, trace: Path) -> Path | None:
+        shot = trace.with_name(trace.name.replace(".trace.zip", f"-{id(page):x}.png"))
+        try:
+            await page.screenshot(path=str(shot), full_page=True)
+            shot.chmod(0o600)
         except PlaywrightError:
-            pass
-        try:
-            await self._context.tracing.stop_chunk(path=str(trace_path))
-            trace_path.chmod(0o600)
-            if trace_path.stat().st_size > TRACE_BUDGET_BYTES:
-                trace_path.unlink()
-            else:
-                kept.append(str(trace_path))
-        except (PlaywrightError, OSError):
-            pass
-        if shot_path.exists():
-            kept.append(str(shot_path))
-        if kept:
-            log.info("kept evidence of the failed link: %s (%s)", kept[0], type(exc).__name__)
-        return kept
+            return None
+        return shot
 
     def _trace_path(self, url: str) -> Path:
         """Owner-only folder; one name per link and moment."""
@@ -264,6 +297,22 @@ class LookerBrowser:
         return (
             self.artifacts_dir / f"{stamp}-{time.monotonic_ns() % 10**6:06d}-{_slug(url)}.trace.zip"
         )
+
+
+def _refuse(link: LookerLink, origin: str) -> ScrapeError | None:
+    """A link that is never opened: not a page with SQL, or not on the Looker origin."""
+    if link.kind is LinkKind.UNSUPPORTED:
+        if urlsplit(link.url).path.startswith("/dashboards"):
+            problem = "a dashboard has no SQL tab; link the tile's explore or Look instead"
+        else:
+            problem = (
+                "not a link CreditBot reads: it reads explore (/explore/…?qid=…), "
+                "short (/x/…) and Look (/looks/N) links"
+            )
+        return UnsupportedPage(problem, url=link.url)
+    if origin_of(link.url) != origin:
+        return BlockedRequest(f"the link is outside {origin}", url=link.url)
+    return None
 
 
 async def _open_and_read(explore: ExplorePage, url: str) -> str:

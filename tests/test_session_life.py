@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -87,28 +88,29 @@ def test_session_command_on_an_expired_session(world: World) -> None:
 def test_expiry_mid_cycle_leaves_memos_pending_with_one_dm_until_a_new_login(
     world: World, tmp_path: Path
 ) -> None:
-    first = world.memo("verify_pumping")
-    second = world.memo("verify_second")
-    world.looker.expire_after(1)  # the session dies after the first memo's SQL is read
+    answered = world.memo("verify_pumping")["ts"]
+    second = world.memo("verify_second")["ts"]
+    world.looker.expire_after(1)  # the session dies once the first memo's SQL has been served
+    one_page = replace(world.settings, looker=replace(world.settings.looker, pages=1))
 
-    report = commands.once(world.settings)
+    report = commands.once(one_page)  # one page at a time: the expiry falls between the two
     assert [m.status for m in report.memos] == ["done", "needs_login"]
-    assert len(world.bot_replies(first["ts"])) == 1
-    assert world.replies(second["ts"]) == []
+    assert len(world.bot_replies(answered)) == 1
+    assert world.replies(second) == []
     [dm] = world.slack.dms(ANALYST)
     assert "python main.py login" in dm["text"]
 
     for _ in range(2):  # cron keeps running `once`: the mark survives, no second DM
         assert world.run("once").returncode == 0
     assert len(world.slack.dms(ANALYST)) == 1
-    assert world.replies(second["ts"]) == []
+    assert world.replies(second) == []
 
     exported = tmp_path / "state.json"
     exported.write_text(json.dumps(world.looker.storage_state()))
     commands.login(world.settings, from_file=exported)
     report = commands.once(world.settings)
     assert [m.status for m in report.memos] == ["done"]
-    assert len(world.bot_replies(second["ts"])) == 1
+    assert len(world.bot_replies(second)) == 1
     assert len(world.slack.dms(ANALYST)) == 1
     state = StateStore(world.settings.data_dir / "state.sqlite3")
     assert {m.status for m in state.all()} == {Status.DONE}

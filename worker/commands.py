@@ -11,24 +11,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
-from apscheduler.schedulers.background import BackgroundScheduler
-
-from auth.login import Fill, capture, import_file
 from auth.store import SessionStore, SessionStoreError, Stored
 from bot.slack import SlackGateway
 from core.errors import CreditBotError, SetupError, UsageError
 from core.urls import LookerLink, origin_of
-from scraper.explain import Explanation
-from scraper.session import LookerBrowser
 from state.store import StateStore
 from worker.alerts import TOLD_EXPIRED, TOLD_EXPIRING
 from worker.cycle import Cycle, CycleReport
+from worker.engines import Engines
 from worker.lock import worker_lock
 from worker.preflight import writable
 from worker.settings import Settings
+
+# Playwright, papermill and APScheduler are imported where they are used: `once` with nothing
+# to do must start in a fraction of a second.
+if TYPE_CHECKING:
+    from apscheduler.events import JobExecutionEvent
+
+    from auth.login import Fill
+    from scraper.explain import Explanation
+    from scraper.session import LookerBrowser
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,8 @@ def state_store(settings: Settings) -> StateStore:
 
 
 def looker_browser(settings: Settings, state: dict[str, Any]) -> LookerBrowser:
+    from scraper.session import LookerBrowser
+
     return LookerBrowser(
         settings.looker,
         state,
@@ -73,12 +79,13 @@ def once(settings: Settings, *, dry_run: bool = False, wait: bool = False) -> Cy
     """One cycle under the data dir's lock. A dry run posts nothing and changes no state."""
     settings.require_slack()
     writable(settings.data_dir)
-    with worker_lock(settings.data_dir, wait=wait):
-        return _cycle(settings, dry_run=dry_run)
+    with worker_lock(settings.data_dir, wait=wait), Engines(settings) as engines:
+        return _cycle(settings, engines, dry_run=dry_run)
 
 
 def _cycle(
     settings: Settings,
+    engines: Engines,
     *,
     dry_run: bool = False,
     should_stop: Callable[[], bool] | None = None,
@@ -90,6 +97,7 @@ def _cycle(
             slack=SlackGateway(settings.slack_bot_token or "", settings.slack),
             state=state,
             sessions=session_store(settings),
+            engines=engines,
             dry_run=dry_run,
             should_stop=should_stop,
         )
@@ -100,11 +108,15 @@ def _cycle(
 
 def run(settings: Settings, *, stop: threading.Event | None = None, wait: bool = False) -> None:
     """Every POLL_SECONDS until SIGINT/SIGTERM (or `stop`): one cycle at a time, misfires
-    coalesced, the first at once. A stop lets the memo in hand finish, then exits."""
+    coalesced, the first at once. A stop lets the memos in hand finish, then exits. The browser
+    and the kernels stay warm between cycles (`Engines`)."""
+    from apscheduler.events import EVENT_JOB_ERROR
+    from apscheduler.schedulers.background import BackgroundScheduler
+
     settings.require_slack()
     writable(settings.data_dir)
     stop = stop or threading.Event()
-    with worker_lock(settings.data_dir, wait=wait):
+    with worker_lock(settings.data_dir, wait=wait), Engines(settings) as engines:
         scheduler = BackgroundScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
@@ -112,8 +124,10 @@ def run(settings: Settings, *, stop: threading.Event | None = None, wait: bool =
         def cycle() -> None:
             if stop.is_set():
                 return
-            report = _cycle(settings, should_stop=stop.is_set)
-            log.info(report.line())
+            report = _cycle(settings, engines, should_stop=stop.is_set)
+            if report.memos or report.new:
+                log.info(report.line())
+            engines.rest_if_idle()
 
         fatal: list[BaseException] = []
 
@@ -156,6 +170,8 @@ def login(
     fill: Fill | None = None,
 ) -> tuple[Stored, str]:
     """Capture (or import) a session, keep it, and clear the "already told" marks."""
+    from auth.login import capture, import_file
+
     writable(settings.data_dir)
     store = session_store(settings)
     if from_file is not None:

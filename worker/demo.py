@@ -36,7 +36,8 @@ def demo(out: Callable[[str], None] = print, *, skin: str = "accessible") -> int
     with (
         tempfile.TemporaryDirectory(prefix="creditbot-demo-") as tmp,
         SlackSandbox() as slack,
-        LookerSandbox(skin=skin, viewer="editor") as looker,
+        # A week-long session: a warning that it expires today would only distract here.
+        LookerSandbox(skin=skin, viewer="editor", session_ttl_seconds=7 * 86400) as looker,
     ):
         data_dir = Path(tmp)
         warehouse = build_warehouse(data_dir / "demo_warehouse.sqlite")

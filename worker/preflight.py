@@ -14,11 +14,12 @@ import tempfile
 from pathlib import Path
 
 from core.errors import SetupError
-from notebooks import runner
 from worker.settings import Settings
 
 
 def preflight(settings: Settings) -> None:
+    from notebooks import runner
+
     writable(settings.data_dir)
     for product in settings.notebook.products:
         runner.prepare(product.notebook, settings.notebook.result)
@@ -41,6 +42,8 @@ def writable(data_dir: Path) -> None:
 
 def kernel_available() -> None:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    from notebooks import runner
 
     try:
         KernelSpecManager().get_kernel_spec(runner.KERNEL)

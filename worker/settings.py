@@ -35,6 +35,7 @@ from core.policies import (
 )
 from core.sqlcheck import dialect_for
 from scraper.cascade import parse_hints
+from worker.engines import default_kernels
 
 DEFAULT_SLACK_API_URL = SlackPolicy.api_url
 DEFAULT_TEMPLATE = "Approved, {total}, exceptions"
@@ -83,6 +84,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "timeout_seconds": Key("integer", 1),
         "sql_dialect": Key("string"),
         "parameters": Key("table"),
+        "kernels": Key("integer", 1),
     },
     "reply": {"template": Key("string")},
     "memos": {"max_links": Key("integer", 1), "skip_answered_by_person": Key("boolean")},
@@ -100,11 +102,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "navigation_timeout_ms": Key("integer", 100),
         "element_timeout_ms": Key("integer", 100),
         "settle_ms": Key("integer", 100),
+        "pages": Key("integer", 1),
         "selectors": Key("table"),
         "not_found_text": Key("strings"),
         "error_text": Key("strings"),
     },
     "session": {"expiry_warning_hours": Key("number", 0), "file_fallback": Key("boolean")},
+    "worker": {"keep_warm_seconds": Key("number", 0)},
 }
 PRODUCT_KEYS = {"name": Key("string"), "match": Key("string"), "notebook": Key("string")}
 
@@ -128,6 +132,7 @@ class Settings:
     skip_answered_by_person: bool = True
     session_file_fallback: bool = True
     session_warning_hours: float = 24.0
+    keep_warm_seconds: float = 600.0  # `run` keeps the browser and kernels this long unused
 
     @property
     def looker_base_url(self) -> str:
@@ -221,6 +226,7 @@ def load_settings(
             not_found_text=toml.patterns("looker", "not_found_text"),
             error_text=toml.patterns("looker", "error_text"),
             sql_dialect=dialect,
+            pages=toml.get("looker", "pages", 4),
         ),
         slack=SlackPolicy(
             api_url=api_url,
@@ -235,6 +241,7 @@ def load_settings(
             timeout_seconds=toml.get("notebook", "timeout_seconds", 600),
             sql_dialect=dialect,
             products=_products(config.get("products", []), config_path),
+            kernels=toml.get("notebook", "kernels", default_kernels()),
         ),
         retry=RetryPolicy(
             max_attempts=toml.get("retry", "max_attempts", 5),
@@ -255,6 +262,7 @@ def load_settings(
             env, "CREDITBOT_SESSION_FILE_FALLBACK", toml.get("session", "file_fallback", True)
         ),
         session_warning_hours=float(toml.get("session", "expiry_warning_hours", 24)),
+        keep_warm_seconds=float(toml.get("worker", "keep_warm_seconds", 600)),
     )
 
 

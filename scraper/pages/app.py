@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page, Request, Response
 
 from core.errors import LookerUnavailable, QueryNotFound, ScrapeTimeout, SessionExpired
@@ -22,6 +23,15 @@ from scraper.cascade import DASHBOARD_PATH, SIGNIN_PATHS, cascade, error_text, n
 from scraper.explain import Explanation
 from scraper.locate import locate, visible
 
+# Counts the page's DOM mutations, so a poll can tell in one round trip whether anything is new.
+WATCH = """() => {
+  const w = window.__creditbotDom;
+  if (w) return w.n;
+  window.__creditbotDom = {n: 0};
+  new MutationObserver(() => window.__creditbotDom.n++).observe(document,
+    {subtree: true, childList: true, attributes: true, characterData: true});
+  return -1;
+}"""
 QUIET_SECONDS = 0.5  # no request started or finished for this long: the network is idle
 BACKGROUND_SECONDS = 5.0  # a request open longer than this is a long poll, not page loading
 SETTLED_SECONDS = 1.0  # quiet for this long after loading: the page has drawn what it will
@@ -75,6 +85,7 @@ class LookerPage:
         self.explain = explain
         self.check = check  # the browser's own guard (a redirect it blocked), raised on each poll
         self.network = NetworkWatch(page)
+        self._mutations: int | None = None
 
     # --- where the browser is ---------------------------------------------------------------
 
@@ -145,9 +156,22 @@ class LookerPage:
 
     # --- what the page is -------------------------------------------------------------------
 
+    async def changed(self) -> bool:
+        """Whether the DOM changed since the last call (a new document counts as a change)."""
+        try:
+            count = await self.page.evaluate(WATCH)
+        except PlaywrightError:  # between documents: something is certainly new
+            return True
+        changed = count == -1 or count != self._mutations
+        self._mutations = count
+        return changed
+
+    async def spinning(self) -> bool:
+        return await self.find("spinner") is not None
+
     async def loading(self) -> bool:
         """A request in flight or a spinner on screen: the page may still draw what we need."""
-        return self.network.busy() or await self.find("spinner") is not None
+        return self.network.busy() or await self.spinning()
 
     async def titles(self) -> list[str]:
         """What the page calls itself: its title, its headings, and all of a short page."""

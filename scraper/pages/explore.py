@@ -22,7 +22,8 @@ from scraper.locate import locate, visible
 from scraper.pages.app import LookerPage
 from scraper.sql_viewer import Reading, read_viewer, scroll_and_collect
 
-POLL_MS = 100
+POLL_MS = 50
+LOOK_AGAIN_SECONDS = 1.0  # the whole cascade again even if the DOM did not change
 AGAIN_SECONDS = 2.0  # an action that changed nothing yet is given this long before another
 
 COLLAPSED = r"""
@@ -54,7 +55,8 @@ class ExplorePage(LookerPage):
     async def read_sql(self) -> str:
         deadline = time.monotonic() + self.policy.navigation_timeout_ms / 1000
         quiet_since: float | None = None
-        had_panel = gave_last_chance = wide = False
+        had_panel = gave_last_chance = wide = spinning = False
+        looked_at = float("-inf")
         while True:
             self.raise_if_gone()
             if self.on_dashboard():
@@ -63,25 +65,34 @@ class ExplorePage(LookerPage):
                     "or Look instead",
                     url=self.url,
                 )
-            # The Data section is the scope, until a settle with nothing in it widens it.
-            panel = None if wide else await self.find("data_panel")
-            scope: Page | Locator = panel[0][0] if panel else self.page
-            if panel:
-                had_panel = True
-                self.explain.step("data panel", f"found by {_how(panel[1], panel[2])}")
-            loading = await self.loading()
-            sql = await self._read_viewers(scope, loading)
-            if sql is not None:
-                return sql
-            acted = await self._expand(scope, loading) or await self._open_sql_tab(scope)
-            if not (acted or loading):
-                await self.raise_for_error_page()
+            acted = False
+            # The whole cascade only when the page changed (or now and then): on two cores,
+            # several pages polling everything ten times a second starve the browser.
+            if await self.changed() or time.monotonic() - looked_at >= LOOK_AGAIN_SECONDS:
+                looked_at = time.monotonic()
+                # The Data section is the scope, until a settle with nothing in it widens it.
+                panel = None if wide else await self.find("data_panel")
+                scope: Page | Locator = panel[0][0] if panel else self.page
+                if panel:
+                    had_panel = True
+                    self.explain.step("data panel", f"found by {_how(panel[1], panel[2])}")
+                spinning = await self.spinning()
+                loading = spinning or self.network.busy()
+                sql = await self._read_viewers(scope, loading)
+                if sql is not None:
+                    return sql
+                acted = await self._expand(scope, loading, in_panel=panel is not None)
+                acted = acted or await self._open_sql_tab(scope)
+                if not (acted or loading):
+                    await self.raise_for_error_page()
+            loading = spinning or self.network.busy()
             now = time.monotonic()
             quiet_since = None if acted or loading else (quiet_since or now)
             if quiet_since is not None and now - quiet_since >= self.policy.settle_ms / 1000:
                 if gave_last_chance:
                     await self._give_up(had_panel)
                 gave_last_chance, wide, quiet_since = True, had_panel, None
+                looked_at = float("-inf")
                 self.explain.step("wait", "the page settled with nothing readable; page-wide now")
             if now > deadline:
                 raise ScrapeTimeout(
@@ -134,16 +145,18 @@ class ExplorePage(LookerPage):
         self.explain.worked("viewer", f"{how}, {reading.engine} {reading.method} ({lines} lines)")
         return True
 
-    async def _expand(self, scope: Page | Locator, loading: bool) -> bool:
+    async def _expand(self, scope: Page | Locator, loading: bool, *, in_panel: bool) -> bool:
         """Open a Data section that says it is collapsed (`aria-expanded`, a titlebar without
         `.open`, a controlled body that is hidden) or whose SQL tab exists only hidden; one
-        that says nothing is opened once, when the page is still and shows no SQL tab at all."""
+        that says nothing is opened once, when the page is still and shows no SQL tab at all.
+        Those signs count only inside a Data section that was found: on the page at large, a
+        collapsed titlebar may be any other pane's."""
         found = await self.find("data_toggle", scope)
         if found is None or not self._due("data"):
             return False
         toggles, selector, source = found
-        collapsed = await toggles[0].evaluate(COLLAPSED)
-        if collapsed is None and await self.present_but_hidden("sql_tab", scope):
+        collapsed = await toggles[0].evaluate(COLLAPSED) if in_panel else None
+        if collapsed is None and in_panel and await self.present_but_hidden("sql_tab", scope):
             collapsed = True
         guess = (
             collapsed is None

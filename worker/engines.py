@@ -1,0 +1,94 @@
+"""The cycle's expensive helpers: the browser (one context, several pages) and the kernel pool.
+
+`once` makes them for its one cycle; `run` keeps them warm from one cycle to the next, so a memo
+that arrives while it runs costs a page load and a notebook, not a browser and a kernel start
+as well. They are closed after `keep_warm_seconds` without use, and the browser is replaced when
+a new session is stored. Nothing is started until a cycle has a memo to work on: an idle cycle
+starts no browser and no kernel (and imports neither Playwright nor papermill).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from auth.store import Stored
+    from notebooks.kernels import KernelPool
+    from scraper.session import LookerBrowser
+    from worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def default_kernels() -> int:
+    """One kernel per core, at most four: a notebook run is mostly one busy core."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+class Engines:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._browser: LookerBrowser | None = None
+        self._session_saved_at: float | None = None
+        self._kernels: KernelPool | None = None
+        self._used_at = time.monotonic()
+        self.browsers_started = 0  # for the benchmark and the tests: what an idle cycle costs
+
+    def browser(self, stored: Stored) -> LookerBrowser:
+        """The browser signed in with `stored`; a newer stored session gets a new browser."""
+        from scraper.session import LookerBrowser
+
+        self._used_at = time.monotonic()
+        if self._browser is not None and self._session_saved_at != stored.saved_at:
+            log.info("a new Looker session was stored: starting a new browser context")
+            self._browser.close()
+            self._browser = None
+        if self._browser is None:
+            self._browser = LookerBrowser(
+                self.settings.looker,
+                stored.state,
+                artifacts_dir=self.settings.data_dir / "traces",
+                options=self.settings.browser,
+                pages=self.settings.looker.pages,
+            )
+            self._session_saved_at = stored.saved_at
+            self.browsers_started += 1
+        return self._browser
+
+    def kernels(self) -> KernelPool:
+        """The pool, started (its kernels booting) on first use."""
+        from notebooks.kernels import KernelPool
+
+        self._used_at = time.monotonic()
+        if self._kernels is None:
+            self._kernels = KernelPool(self.settings.notebook.kernels)
+        self._kernels.start()
+        return self._kernels
+
+    @property
+    def kernels_started(self) -> int:
+        return self._kernels.kernels_started if self._kernels is not None else 0
+
+    def rest_if_idle(self) -> None:
+        """Free the browser and the kernels after a while with nothing to do."""
+        idle = time.monotonic() - self._used_at
+        if idle >= self.settings.keep_warm_seconds and (self._browser or self._kernels):
+            log.info("idle for %.0f s: closing the browser and the kernels", idle)
+            self.close()
+
+    def close(self) -> None:
+        browser, self._browser = self._browser, None
+        kernels, self._kernels = self._kernels, None
+        if browser is not None:
+            browser.close()
+        if kernels is not None:
+            kernels.close()
+
+    def __enter__(self) -> Engines:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
