@@ -105,6 +105,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "error_text": Key("strings"),
     },
     "session": {"expiry_warning_hours": Key("number", 0), "file_fallback": Key("boolean")},
+    "worker": {"paused": Key("boolean")},
+    "retention": {"days": Key("number", 1)},
 }
 PRODUCT_KEYS = {"name": Key("string"), "match": Key("string"), "notebook": Key("string")}
 
@@ -128,6 +130,8 @@ class Settings:
     skip_answered_by_person: bool = True
     session_file_fallback: bool = True
     session_warning_hours: float = 24.0
+    paused: bool = False  # [worker] paused: post nothing, open no browser, whatever the mark
+    retention_days: float = 90.0  # [retention] days: artefacts older than this are removed
 
     @property
     def looker_base_url(self) -> str:
@@ -255,6 +259,8 @@ def load_settings(
             env, "CREDITBOT_SESSION_FILE_FALLBACK", toml.get("session", "file_fallback", True)
         ),
         session_warning_hours=float(toml.get("session", "expiry_warning_hours", 24)),
+        paused=toml.get("worker", "paused", False),
+        retention_days=float(toml.get("retention", "days", 90)),
     )
 
 
