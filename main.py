@@ -7,6 +7,7 @@ bad usage or settings (the message names the setting), 1 for anything else.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from dataclasses import replace
@@ -70,7 +71,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     browser_flags(p)
     sub.add_parser("session", help="is a session stored, until when, does it work now")
+    add_operator_commands(sub)
     return parser
+
+
+def add_operator_commands(sub: argparse._SubParsersAction) -> None:
+    """doctor, status, report, pause, resume, cleanup: operating the bot with confidence."""
+    sub.add_parser(
+        "doctor",
+        help="check every prerequisite, say how to fix what fails",
+        description="Check every prerequisite (settings, Slack token, scopes and channel, "
+        "Looker session, Chromium, notebooks, Jupyter kernel, data dir, keyring); one line per "
+        "check, then the fixes. Exit 0: all passed; 1: some check failed; 2: the settings "
+        "could not be loaded.",
+    )
+    p = sub.add_parser(
+        "status",
+        help="memos today/7/30 days, processing times, what is pending or failed, paused?",
+    )
+    p.add_argument("--json", action="store_true", help="the same as one JSON object, for scripts")
+    p = sub.add_parser("report", help="write the HTML report of the last 30 days")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="PATH",
+        help="where to write it (default: <data dir>/reports/report-<date>.html)",
+    )
+    p = sub.add_parser(
+        "pause",
+        help="panic mode: record memos but post nothing and open no browser, until `resume`",
+    )
+    p.add_argument("--reason", metavar="TEXT", help="why, shown by `status` and at every start")
+    sub.add_parser("resume", help="clear the mark `pause` left")
+    p = sub.add_parser(
+        "cleanup", help="delete old summaries, traces and kept notebooks from the data dir"
+    )
+    p.add_argument(
+        "--older-than",
+        type=float,
+        metavar="DAYS",
+        help="age in days (default: [retention] days, 90)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
 
 
 def with_browser_flags(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -98,8 +140,21 @@ def main(argv: list[str] | None = None) -> int:
 
             setup_logging(None, verbose=args.verbose)
             return demo(skin=args.skin)
+        if args.command == "doctor":  # before the settings: their failure is one of its checks
+            from worker.doctor import doctor
+
+            setup_logging(None, verbose=args.verbose)
+            checked = doctor()
+            print(checked.render(), end="")
+            return checked.exit_code
         settings = with_browser_flags(load_settings(), args)
         setup_logging(settings.data_dir, verbose=args.verbose)
+        if args.command in ("once", "run"):
+            from worker.pause import announce_pause
+
+            announce_pause(settings)
+        if args.command in OPERATOR_COMMANDS:
+            return operator_command(settings, args)
         if args.command == "once":
             report = commands.once(settings, dry_run=args.dry_run, wait=args.wait)
             for memo in report.memos:
@@ -146,6 +201,48 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    return 0
+
+
+OPERATOR_COMMANDS = ("status", "report", "pause", "resume", "cleanup")
+
+
+def operator_command(settings: Settings, args: argparse.Namespace) -> int:
+    from worker import instruments, pause
+
+    if args.command == "status":
+        status = instruments.status(settings)
+        if args.json:
+            print(json.dumps(status.as_json(), indent=2, ensure_ascii=False))
+        else:
+            print(status.text(), end="")
+    elif args.command == "report":
+        print(instruments.write_report(settings, args.out))
+    elif args.command == "pause":
+        mark = pause.pause(settings, args.reason)
+        print(f"CreditBot {mark.describe()}")
+        print(
+            "it records memos but posts nothing and opens no browser; running workers stop "
+            "posting from their next cycle. `python main.py resume` to resume"
+        )
+    elif args.command == "resume":
+        resumed = pause.resume(settings)
+        print(f"cleared: {resumed.cleared.describe()}" if resumed.cleared else "no pause mark")
+        if resumed.still_paused:
+            print(
+                f"still PAUSED: {resumed.still_paused}. {pause.how_to_resume(settings)}",
+                file=sys.stderr,
+            )
+            return 1
+        print("CreditBot is not paused: the next cycle answers memos again")
+    elif args.command == "cleanup":
+        result = instruments.cleanup(
+            settings, older_than_days=args.older_than, dry_run=args.dry_run
+        )
+        days = settings.retention_days if args.older_than is None else args.older_than
+        print(f"in {settings.data_dir}, files older than {days:g} days:")
+        print(result.describe())
+        return 1 if result.errors else 0
     return 0
 
 

@@ -21,12 +21,24 @@ from slack_sdk.http_retry import (
     RateLimitErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from slack_sdk.web import SlackResponse
 
 from bot.memos import REPLY_EVENT, Identity
 from core.errors import ChannelAccessError, CreditBotError, SettingsError
 from core.policies import SlackPolicy
 
 log = logging.getLogger(__name__)
+
+# The bot token scopes CreditBot needs, and why: the README's table says the same (a test holds
+# them together), and `python main.py doctor` compares them with what Slack says the token has.
+BOT_SCOPES: dict[str, str] = {
+    "channels:history": "read the memo channel (public)",
+    "groups:history": "read the memo channel if it is private",
+    "channels:read": "resolve `#name` to an ID, check membership",
+    "chat:write": "reply in threads, DM the alert user",
+    "reactions:write": "👀 while working, ✅ or ❌ after",
+    "im:write": "open the DM with the alert user",
+}
 
 
 class SlackUnavailable(CreditBotError):
@@ -65,10 +77,12 @@ class SlackGateway:
     def call(self, method: str, *, write: bool = False, **params: Any) -> dict[str, Any]:
         """One API call; Slack's own errors stay `SlackApiError`, transport trouble becomes
         `SlackUnavailable` (without the token, which slack_sdk never puts in messages)."""
+        return dict(self._response(method, write=write, **params).data)  # type: ignore[arg-type]
+
+    def _response(self, method: str, *, write: bool = False, **params: Any) -> SlackResponse:
         client = self.writes if write else self.reads
         try:
-            response = getattr(client, method.replace(".", "_"))(**params)
-            return dict(response.data)  # type: ignore[arg-type]
+            return getattr(client, method.replace(".", "_"))(**params)  # type: ignore[no-any-return]
         except SlackApiError as exc:
             if exc.response.get("error") in ("invalid_auth", "not_authed", "token_revoked"):
                 raise SettingsError(
@@ -83,6 +97,12 @@ class SlackGateway:
             raise SlackUnavailable(
                 f"Slack {method} failed: {type(exc).__name__}", method=method
             ) from None
+
+    def auth_info(self) -> tuple[dict[str, Any], frozenset[str] | None]:
+        """`auth.test`'s answer, and the token's scopes: Slack names them in the
+        `x-oauth-scopes` header of every Web API response (None when it sent no such header)."""
+        response = self._response("auth.test")
+        return dict(response.data), scopes_of(response.headers)  # type: ignore[arg-type]
 
     def identity(self) -> Identity:
         data = self.call("auth.test")
@@ -217,3 +237,13 @@ class SlackGateway:
             return str(self.call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
         except (SlackApiError, SlackUnavailable):
             return f"{channel}/{ts}"
+
+
+def scopes_of(headers: dict[str, Any]) -> frozenset[str] | None:
+    """The scopes of an `x-oauth-scopes` header (comma-separated), whatever the header's case."""
+    for name, value in headers.items():
+        if name.lower() == "x-oauth-scopes":
+            if isinstance(value, list):  # slack_sdk keeps repeated headers as a list
+                value = ",".join(value)
+            return frozenset(s.strip() for s in str(value).split(",") if s.strip())
+    return None

@@ -36,17 +36,28 @@ def scrub(text: str) -> str:
     return text
 
 
+# Context a record may carry (`extra={"memo": ..., "stage": ...}`), written by the log formats.
+CONTEXT_FIELDS = ("memo", "stage")
+
+
 class RedactSecrets(logging.Filter):
-    """Rewrites each record's message (and its traceback) with every registered secret
-    replaced; a handler that carries it never writes one."""
+    """Rewrites each record's message, its traceback (kept apart, as `exc_text`, for formats
+    that write it in a field of its own), its stack and its context with every registered
+    secret replaced; a handler that carries it never writes one."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not _secrets:
             return True
-        message = record.getMessage()
+        record.msg, record.args = scrub(record.getMessage()), ()
         if record.exc_info:
-            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
-            record.exc_text = None
-        record.msg, record.args = scrub(message), ()
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        for name in CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if isinstance(value, str):
+                setattr(record, name, scrub(value))
         return True

@@ -19,11 +19,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from sandbox.slack_api import METHODS
+from sandbox.slack_api import ACCEPTED_SCOPES, METHODS, missing_scope
 from sandbox.slack_store import (
     ANALYST,
     APP_ID,
     BOT_ID,
+    BOT_SCOPES,
     BOT_TOKEN,
     BOT_USER_ID,
     FRAUDOPS,
@@ -43,6 +44,7 @@ __all__ = [
     "ANALYST",
     "APP_ID",
     "BOT_ID",
+    "BOT_SCOPES",
     "BOT_TOKEN",
     "BOT_USER_ID",
     "FRAUDOPS",
@@ -150,6 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = self._fault(sandbox, fault, headers)
         else:
             body = sandbox.apply(method, params, token)
+            headers.update(sandbox.scope_headers(method, token))
         sandbox.record(Call(method, params, status, body.get("error"), time.time()))
         if fault is not None and fault.kind == "lost_response":
             self.close_connection = True
@@ -229,10 +232,30 @@ class SlackSandbox:
         handler = METHODS.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method", "req_method": method}
+        with self.workspace.lock:
+            refused = missing_scope(method, self.workspace.scopes)
+        if refused is not None:
+            return refused
         try:
             return {"ok": True, **handler(self.workspace, params)}
         except SlackError as exc:
             return {"ok": False, "error": exc.code}
+
+    def scope_headers(self, method: str, token: str) -> dict[str, str]:
+        """What Slack says about scopes on each response to a valid token: the token's own
+        (`x-oauth-scopes`) and, for a method that needs one, those it accepts."""
+        if token != BOT_TOKEN:
+            return {}
+        with self.workspace.lock:
+            headers = {"x-oauth-scopes": ",".join(self.workspace.scopes)}
+        if method in ACCEPTED_SCOPES:
+            headers["x-accepted-oauth-scopes"] = ",".join(ACCEPTED_SCOPES[method])
+        return headers
+
+    def set_scopes(self, scopes: list[str]) -> None:
+        """The app's bot token scopes, as if changed under OAuth & Permissions and reinstalled."""
+        with self.workspace.lock:
+            self.workspace.scopes = list(scopes)
 
     def take_fault(self, method: str) -> _Fault | None:
         """The next injected fault for `method`, consuming one of its count."""
@@ -387,6 +410,7 @@ class SlackSandbox:
             ("POST", "edit"): lambda p: self.edit(**p),
             ("POST", "delete"): lambda p: self.delete(**p),
             ("POST", "set_member"): lambda p: self.set_member(p["channel"], bool(p["member"])),
+            ("POST", "set_scopes"): lambda p: self.set_scopes(list(p["scopes"])),
             ("POST", "inject"): lambda p: self.inject(**p),
             ("POST", "reset_calls"): lambda p: self.reset_calls(),
             ("GET", "messages"): lambda p: self.messages(**p),

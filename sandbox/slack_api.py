@@ -343,6 +343,35 @@ def users_info(ws: Workspace, params: Params) -> Params:
     }
 
 
+# The scopes each method accepts (Slack lists them in the `x-accepted-oauth-scopes` header; a
+# token holding none of them gets `missing_scope`, naming the first as `needed`, with the token's
+# own as `provided`). From Slack's OpenAPI description (`security.slackAuth`), with today's
+# granular bot scopes where the 2020 description still names the legacy ones (chat:write:bot,
+# channels:write). Methods that need no scope (auth.test, chat.getPermalink) are absent.
+# Simplification: real Slack wants the scope of the conversation's type (channels:history for a
+# public channel, groups:history for a private one); here any one of the method's scopes will do.
+ACCEPTED_SCOPES: dict[str, tuple[str, ...]] = {
+    "conversations.list": ("channels:read", "groups:read", "im:read", "mpim:read"),
+    "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
+    "conversations.history": ("channels:history", "groups:history", "im:history", "mpim:history"),
+    "conversations.replies": ("channels:history", "groups:history", "im:history", "mpim:history"),
+    "conversations.open": ("channels:manage", "groups:write", "im:write", "mpim:write"),
+    "chat.postMessage": ("chat:write", "chat:write:bot", "chat:write:user"),
+    "reactions.add": ("reactions:write",),
+    "reactions.remove": ("reactions:write",),
+    "users.info": ("users:read",),
+}
+
+
+def missing_scope(method: str, granted: list[str]) -> Params | None:
+    """Slack's answer to a token that holds none of the method's scopes, else None."""
+    accepted = ACCEPTED_SCOPES.get(method, ())
+    if not accepted or set(accepted) & set(granted):
+        return None
+    provided = ",".join(granted)
+    return {"ok": False, "error": "missing_scope", "needed": accepted[0], "provided": provided}
+
+
 METHODS: dict[str, Callable[[Workspace, Params], Params]] = {
     "auth.test": auth_test,
     "conversations.list": conversations_list,

@@ -27,6 +27,16 @@ MEMO_CHANNEL_NAME = "help-sms-credit-pumping-memos"
 NOT_MEMBER_CHANNEL_ID = "C0NOTMEMBER"
 NOT_MEMBER_CHANNEL_NAME = "credit-private-chatter"
 TEAM_DOMAIN = "sandbox"
+# The scopes granted to the bot token: what an app set up by the README's table holds. Slack
+# names a token's scopes in the `x-oauth-scopes` header of every Web API response.
+BOT_SCOPES = (
+    "channels:history",
+    "groups:history",
+    "channels:read",
+    "chat:write",
+    "reactions:write",
+    "im:write",
+)
 USERS = {
     BOT_USER_ID: ("creditbot", "CreditBot", True),
     ANALYST: ("analyst", "Ana Lyst", False),
@@ -105,6 +115,7 @@ class Workspace:
             Channel(NOT_MEMBER_CHANNEL_ID, NOT_MEMBER_CHANNEL_NAME, is_member=False),
         ]
         self.channels: dict[str, Channel] = {c.id: c for c in channels}
+        self.scopes: list[str] = list(BOT_SCOPES)  # granted to the bot token
 
     def next_ts(self) -> str:
         """A fresh timestamp from the clock, strictly greater than any issued before."""

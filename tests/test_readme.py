@@ -7,7 +7,10 @@ import re
 import tomllib
 from pathlib import Path
 
+import main
+from bot.slack import BOT_SCOPES
 from core.policies import Selector
+from sandbox.slack import BOT_SCOPES as SANDBOX_SCOPES
 from scraper.cascade import BUILT_IN, cascade
 from worker.settings import load_settings
 
@@ -26,6 +29,7 @@ def test_the_full_toml_example_loads(tmp_path: Path) -> None:
     )
     assert [p.name for p in settings.notebook.products] == ["Verify", "PSMS"]
     assert settings.retry.max_attempts == 5 and settings.session_warning_hours == 24
+    assert settings.paused is False and settings.retention_days == 90
     assert settings.notebook.parameters["warehouse_url"].startswith("trino://")
 
 
@@ -54,3 +58,20 @@ def test_every_setting_is_documented() -> None:
     code = (REPO / "worker" / "settings.py").read_text() + (REPO / "auth" / "store.py").read_text()
     names = set(re.findall(r'"((?:SLACK|LOOKER|CREDITBOT|CHROMIUM|POLL|LOOKBACK)_[A-Z_]+)"', code))
     assert names and all(f"`{name}`" in README for name in names), names
+
+
+def test_the_scopes_table_is_what_doctor_checks_and_what_the_sandbox_grants() -> None:
+    """The README's table, `doctor`'s list and the local Slack's bot token agree, so every test
+    against the sandbox proves the documented scopes are enough for what CreditBot calls."""
+    _, _, rest = README.partition("| scope | why |\n| --- | --- |\n")
+    rows = re.findall(r"^\| `([a-z:.]+)` \| (.+) \|$", rest.split("\n\n")[0], re.MULTILINE)
+    assert dict(rows) == BOT_SCOPES
+    assert list(SANDBOX_SCOPES) == list(BOT_SCOPES)
+
+
+def test_every_command_is_in_the_commands_table() -> None:
+    parser = main.build_parser()
+    [commands] = [a for a in parser._actions if a.dest == "command"]
+    _, _, table = README.partition("## Commands\n")
+    for name in commands.choices:  # type: ignore[union-attr]
+        assert f"| `python main.py {name}" in table.split("\n\n")[0], name

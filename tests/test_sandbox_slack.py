@@ -19,6 +19,7 @@ from sandbox.slack import (
     ANALYST,
     APP_ID,
     BOT_ID,
+    BOT_SCOPES,
     BOT_TOKEN,
     BOT_USER_ID,
     FRAUDOPS,
@@ -344,3 +345,46 @@ def test_http_control_api(client: WebClient, slack: SlackSandbox) -> None:
     calls = _control(slack, "calls")
     assert [(c["method"], c["status"]) for c in calls][-1] == ("auth.test", 500)
     assert all("token" not in c["params"] for c in calls)
+
+
+def test_every_answer_to_the_token_names_its_scopes_as_slack_does(
+    slack: SlackSandbox, client: WebClient
+) -> None:
+    """Slack sends the token's scopes in `x-oauth-scopes` and the method's in
+    `x-accepted-oauth-scopes` (comma-separated); slack_sdk hands both over in `headers`."""
+    answered = client.auth_test()
+    headers = {k.lower(): v for k, v in answered.headers.items()}
+    assert headers["x-oauth-scopes"].split(",") == list(BOT_SCOPES)
+    assert "x-accepted-oauth-scopes" not in headers  # auth.test needs no scope
+    posted = client.chat_postMessage(channel=MEMO_CHANNEL_ID, text="hello")
+    headers = {k.lower(): v for k, v in posted.headers.items()}
+    assert headers["x-oauth-scopes"].split(",") == list(BOT_SCOPES)
+    assert "chat:write" in headers["x-accepted-oauth-scopes"].split(",")
+    stranger = WebClient(token="xoxb-not-the-bot", base_url=slack.api_url, retry_handlers=[])
+    refused = _error(stranger.auth_test)
+    assert refused.response["error"] == "invalid_auth"
+    assert "x-oauth-scopes" not in {k.lower() for k in refused.response.headers}
+
+
+def test_a_method_whose_scope_the_token_lacks_is_refused(
+    slack: SlackSandbox, client: WebClient
+) -> None:
+    slack.set_scopes([s for s in BOT_SCOPES if s != "reactions:write"])
+    refused = _error(
+        lambda: client.reactions_add(channel=MEMO_CHANNEL_ID, timestamp="1.000001", name="eyes")
+    )
+    assert refused.response["error"] == "missing_scope"
+    assert refused.response["needed"] == "reactions:write"
+    assert "reactions:write" not in refused.response["provided"].split(",")
+    assert client.auth_test()["ok"], "a method that needs no scope still answers"
+    headers = {k.lower(): v for k, v in client.auth_test().headers.items()}
+    assert "reactions:write" not in headers["x-oauth-scopes"]
+    # The control API over HTTP gives the scope back, as reinstalling the app would.
+    request = urllib.request.Request(
+        f"{slack.url}/_sandbox/set_scopes",
+        data=json.dumps({"scopes": list(BOT_SCOPES)}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as answer:
+        assert json.loads(answer.read())["ok"] is True
+    assert slack.workspace.scopes == list(BOT_SCOPES)

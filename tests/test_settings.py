@@ -77,6 +77,7 @@ def test_defaults() -> None:
     assert s.config_path is None
     assert s.slack_bot_token is None and s.slack_channel is None
     assert s.session_file_fallback is True
+    assert s.paused is False and s.retention_days == 90
 
 
 def test_default_products_point_at_the_shipped_notebooks() -> None:
@@ -219,6 +220,12 @@ template = "Credit approved: {total}"
 [memos]
 skip_answered_by_person = false
 
+[worker]
+paused = true
+
+[retention]
+days = 30.5
+
 [looker.selectors]
 sql_tab = { role = "tab", name = "SQL Query" }
 """,
@@ -234,6 +241,7 @@ sql_tab = { role = "tab", name = "SQL Query" }
     ]
     assert s.reply_template == "Credit approved: {total}"
     assert s.skip_answered_by_person is False
+    assert s.paused is True and s.retention_days == 30.5
     # A hint is tried first; the built-in ways follow it, so a wrong hint costs nothing.
     [(hint, source), *rest] = cascade(s.looker, "sql_tab")
     assert (hint, source) == (Selector("role", "tab", name="SQL Query"), "configured")
@@ -287,6 +295,10 @@ def test_creditbot_toml_in_the_working_directory_is_read(tmp_path: Path) -> None
             "looker.selectors.heading.level",
         ),
         ("[looker]\nnot_found_text = ['(unclosed']\n", "looker.not_found_text"),
+        ("[worker]\npaused = 'yes'\n", "worker.paused"),
+        ("[worker]\npause = true\n", "worker.pause"),
+        ("[retention]\ndays = 0\n", "retention.days"),
+        ("[retention]\nday = 30\n", "retention.day"),
     ],
 )
 def test_bad_toml_names_the_setting(tmp_path: Path, toml: str, setting: str) -> None:
@@ -376,7 +388,23 @@ def test_once_with_a_bad_setting_exits_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["demo", "once", "run", "login", "scrape", "session"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "demo",
+        "once",
+        "run",
+        "login",
+        "scrape",
+        "session",
+        "doctor",
+        "status",
+        "report",
+        "pause",
+        "resume",
+        "cleanup",
+    ],
+)
 def test_help_of_every_command(command: str, tmp_path: Path) -> None:
     done = cli([command, "--help"], {}, tmp_path)
     assert done.returncode == 0, done.stderr

@@ -270,7 +270,8 @@ def test_errors_of_posting_and_reading(client: WebClient) -> None:
     )
 
 
-def test_conversations_and_users(client: WebClient) -> None:
+def test_conversations_and_users(slack: SlackSandbox, client: WebClient) -> None:
+    slack.set_scopes([*slack.workspace.scopes, "users:read"])  # CreditBot's app lacks it
     opened = client.conversations_open(users=ANALYST).data
     check("conversations.open", opened)
     check("conversations.open", client.conversations_open(users=ANALYST, return_im=True).data)
@@ -299,3 +300,18 @@ def test_trimmed_copy_is_whole_and_matches_the_full_spec() -> None:
                 )
     for name, definition in TRIMMED["definitions"].items():
         assert definition == full["definitions"][name], name
+
+
+def test_a_missing_scope_is_refused_as_the_spec_describes() -> None:
+    """`needed` and `provided` are in the spec's error schema of conversations.history."""
+    with SlackSandbox(extra_channels=0) as fresh:
+        fresh.set_scopes(["chat:write"])
+        client = WebClient(token=BOT_TOKEN, base_url=fresh.api_url, retry_handlers=[])
+        body = _error_body(lambda: client.conversations_history(channel=CHANNEL))
+        check("conversations.history", body)
+        assert body == {
+            "ok": False,
+            "error": "missing_scope",
+            "needed": "channels:history",
+            "provided": "chat:write",
+        }

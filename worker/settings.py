@@ -108,7 +108,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "error_text": Key("strings"),
     },
     "session": {"expiry_warning_hours": Key("number", 0), "file_fallback": Key("boolean")},
-    "worker": {"keep_warm_seconds": Key("number", 0)},
+    "worker": {"keep_warm_seconds": Key("number", 0), "paused": Key("boolean")},
+    "retention": {"days": Key("number", 1)},
 }
 PRODUCT_KEYS = {"name": Key("string"), "match": Key("string"), "notebook": Key("string")}
 
@@ -133,6 +134,8 @@ class Settings:
     session_file_fallback: bool = True
     session_warning_hours: float = 24.0
     keep_warm_seconds: float = 600.0  # `run` keeps the browser and kernels this long unused
+    paused: bool = False  # [worker] paused: post nothing, open no browser, whatever the mark
+    retention_days: float = 90.0  # [retention] days: artefacts older than this are removed
 
     @property
     def looker_base_url(self) -> str:
@@ -263,6 +266,8 @@ def load_settings(
         ),
         session_warning_hours=float(toml.get("session", "expiry_warning_hours", 24)),
         keep_warm_seconds=float(toml.get("worker", "keep_warm_seconds", 600)),
+        paused=toml.get("worker", "paused", False),
+        retention_days=float(toml.get("retention", "days", 90)),
     )
 
 
