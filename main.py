@@ -49,12 +49,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="how the local Looker draws its pages: accessible (roles and labels), classic "
         "(AngularJS with an Ace editor), bare (plain divs, a CodeMirror 6 editor)",
     )
+
+    def shadow_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--shadow",
+            action="store_true",
+            help="do the whole job but DM the alert user what would be posted, instead of "
+            "posting it; the channel is left as it is ([worker] shadow = true does the same)",
+        )
+
     p = sub.add_parser("once", help="one poll-and-process cycle, then exit")
     p.add_argument("--dry-run", action="store_true", help="post nothing, change no state")
     p.add_argument("--wait", action="store_true", help="wait for another running worker")
+    shadow_flag(p)
     browser_flags(p)
     p = sub.add_parser("run", help="poll every POLL_SECONDS until SIGINT/SIGTERM")
     p.add_argument("--wait", action="store_true", help="wait for another running worker")
+    shadow_flag(p)
     browser_flags(p)
     p = sub.add_parser("login", help="sign in to Looker through SSO and keep the session")
     p.add_argument("--from-file", type=Path, metavar="PATH", help="import a storage-state JSON")
@@ -71,6 +82,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     browser_flags(p)
     sub.add_parser("session", help="is a session stored, until when, does it work now")
+    p = sub.add_parser(
+        "retry",
+        help="work one memo again because a person asked (a correction needs --force)",
+        description="Work one memo again: one that ended with a note, was skipped or still waits "
+        "is simply worked; one CreditBot already approved is refused unless --force, which posts a "
+        "correction saying it replaces the earlier reply.",
+    )
+    p.add_argument("memo", metavar="MEMO", help="its permalink, its ts, or channel/ts")
+    p.add_argument("--force", action="store_true", help="post a correction to an approved memo")
+    p = sub.add_parser(
+        "backtest",
+        help="compare CreditBot's answers with the desk's over a past window, posting nothing",
+        description="For every memo of the window that a person already answered, work out "
+        "CreditBot's amount exactly as a cycle would, without posting or recording anything, and "
+        "compare it with the person's. Prints a table; writes CSV, JSON and an HTML report.",
+    )
+    p.add_argument("--since", required=True, metavar="DATE", help="2026-11-01 or an ISO time")
+    p.add_argument("--until", metavar="DATE", help="the last day (whole) or an ISO time")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where the CSV, JSON and HTML go (default: <data dir>/backtest)",
+    )
     add_operator_commands(sub)
     return parser
 
@@ -115,6 +150,20 @@ def add_operator_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
 
 
+def progress_bar(done: int, total: int) -> None:
+    """On a terminal, one line redrawn; elsewhere (cron, CI), nothing until the table."""
+    if total and sys.stderr.isatty():
+        filled = round(30 * done / total)
+        print(
+            f"\rbacktest [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} memos",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+        if done == total:
+            print(file=sys.stderr)
+
+
 def with_browser_flags(settings: Settings, args: argparse.Namespace) -> Settings:
     """`--headed`, `--slow-mo` and `--trace` on top of the settings' browser (CHROMIUM_PATH)."""
     headed = getattr(args, "headed", False)
@@ -125,7 +174,9 @@ def with_browser_flags(settings: Settings, args: argparse.Namespace) -> Settings
         slow_mo=slow_mo if slow_mo is not None else (250 if headed else 0),
         trace=getattr(args, "trace", False),
     )
-    return replace(settings, browser=browser)
+    return replace(
+        settings, browser=browser, shadow=settings.shadow or getattr(args, "shadow", False)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,6 +228,20 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 if explain is not None:
                     print(explain.render(), file=sys.stderr)
+        elif args.command == "retry":
+            from worker.retry import retry
+
+            memo = retry(settings, args.memo, force=args.force)
+            print(f"{memo.key}: {memo.status}" + (f": {memo.reply}" if memo.reply else ""))
+        elif args.command == "backtest":
+            from ops.backtest_report import render_table
+            from worker.backtest import backtest, window, write_outputs
+
+            since, until = window(args.since, args.until)
+            rows = backtest(settings, since=since, until=until, progress=progress_bar)
+            print(render_table(rows))
+            for path in write_outputs(rows, args.out or settings.data_dir / "backtest"):
+                print(f"written: {path}")
         elif args.command == "session":
             status = commands.session_status(settings)
             print(f"stored:  {'yes' if status.stored else 'no'} ({status.where})")

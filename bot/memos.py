@@ -50,9 +50,17 @@ class ThreadState:
 
 
 def read_thread(
-    messages: list[dict[str, Any]], memo_ts: str, me: Identity, template: str
+    messages: list[dict[str, Any]],
+    memo_ts: str,
+    me: Identity,
+    template: str,
+    generation: int = 0,
 ) -> ThreadState:
-    """Decide from a thread (parent first, as conversations.replies returns it) what happened."""
+    """Decide from a thread (parent first, as conversations.replies returns it) what happened.
+
+    Any reply of the worker means the memo was handled. `generation` counts the re-runs a
+    person asked for (`retry`): a re-run answers again, once, so for it only a reply carrying
+    its own generation in its metadata counts as already posted."""
     parent = next((m for m in messages if m.get("ts") == memo_ts), None)
     deleted = parent is None or parent.get("subtype") in ("tombstone", "message_deleted")
     own = None
@@ -61,8 +69,10 @@ def read_thread(
     for message in messages:
         if message.get("ts") == memo_ts:
             continue
-        if me.wrote(message) or _our_metadata(message, memo_ts):
+        if _ours(message, memo_ts, me, generation):
             own = own or message.get("ts")
+        elif me.wrote(message):
+            continue  # an earlier generation's reply: neither ours now nor a person's
         elif person is None and _is_answer(message.get("text") or "", opening):
             person = message.get("text")
     return ThreadState(own, person, deleted)
@@ -80,7 +90,10 @@ def _is_answer(text: str, opening: str) -> bool:
     return any(re.match(rf"{word}\b", stripped, re.IGNORECASE) for word in DECLINES)
 
 
-def _our_metadata(message: dict[str, Any], memo_ts: str) -> bool:
+def _ours(message: dict[str, Any], memo_ts: str, me: Identity, generation: int) -> bool:
     metadata = message.get("metadata") or {}
     payload = metadata.get("event_payload") or {}
-    return metadata.get("event_type") == REPLY_EVENT and payload.get("memo_ts") == memo_ts
+    tagged = metadata.get("event_type") == REPLY_EVENT and payload.get("memo_ts") == memo_ts
+    if generation:  # a re-run a person asked for: only its own reply counts
+        return tagged and payload.get("generation") == generation
+    return tagged or me.wrote(message)  # any reply of the worker, even after a lost database

@@ -67,6 +67,12 @@ def alert_text(
     return text
 
 
+def shadow_text(permalink: str, reply: str) -> str:
+    """Shadow mode's DM: what would have gone into the memo's thread, quoted."""
+    quoted = "\n".join(f"> {line}" for line in reply.splitlines())
+    return f"Shadow mode: CreditBot would have replied to {permalink}:\n{quoted}"
+
+
 def setup_problem_text(problem: SetupError) -> str:
     """The DM when CreditBot stopped before any memo: no memo is at fault, none was touched."""
     return (

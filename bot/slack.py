@@ -165,10 +165,11 @@ class SlackGateway:
             if not page.get("has_more") or not cursor:
                 return messages
 
-    def history(self, channel: str, oldest: str) -> list[dict[str, Any]]:
-        """Every message after `oldest`, all pages, oldest first."""
+    def history(self, channel: str, oldest: str, latest: str | None = None) -> list[dict[str, Any]]:
+        """Every message after `oldest` (and before `latest`), all pages, oldest first."""
+        window = {"oldest": oldest, **({"latest": latest} if latest else {})}
         try:
-            messages = self.messages("conversations.history", channel=channel, oldest=oldest)
+            messages = self.messages("conversations.history", channel=channel, **window)
         except SlackApiError as exc:
             if exc.response.get("error") in ("not_in_channel", "channel_not_found"):
                 raise ChannelAccessError(
@@ -195,6 +196,7 @@ class SlackGateway:
         text: str,
         blocks: list[dict[str, Any]] | None,
         outcome: str,
+        generation: int = 0,
     ) -> str:
         """Post once (no blind retry); the metadata lets a later run recognise the reply."""
         data = self.call(
@@ -208,7 +210,11 @@ class SlackGateway:
             unfurl_media=False,
             metadata={
                 "event_type": REPLY_EVENT,
-                "event_payload": {"memo_ts": memo_ts, "outcome": outcome},
+                "event_payload": {
+                    "memo_ts": memo_ts,
+                    "outcome": outcome,
+                    **({"generation": generation} if generation else {}),
+                },
             },
         )
         return str(data["ts"])
@@ -228,9 +234,18 @@ class SlackGateway:
         except SlackUnavailable as exc:
             log.warning("reaction %s on %s failed: %s", name, ts, exc)
 
-    def dm(self, user: str, text: str) -> None:
+    def dm(self, user: str, text: str, blocks: list[dict[str, Any]] | None = None) -> str:
+        """A direct message; its ts."""
         opened = self.call("conversations.open", users=user)
-        self.call("chat.postMessage", write=True, channel=opened["channel"]["id"], text=text)
+        posted = self.call(
+            "chat.postMessage",
+            write=True,
+            channel=opened["channel"]["id"],
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+        )
+        return str(posted["ts"])
 
     def permalink(self, channel: str, ts: str) -> str:
         try:

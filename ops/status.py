@@ -8,12 +8,14 @@ ending at `now`. Processing times cover memos CreditBot answered (done or failed
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import time as clock
 from pathlib import Path
+from typing import Any
 
 from ops.history import MemoRecord, read_meta, read_records
 from ops.stats import DAY, Group, Latency, answered, group_of, latencies, require_aware, since
@@ -206,3 +208,9 @@ def _one_line(text: str, limit: int = 200) -> str:
     """An error fit for one terminal line: no control characters, no newlines, bounded."""
     flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def mark_cycle(state: Any, at: float | None = None) -> None:
+    """Record that a cycle ran (paused or not): `status` shows it as "last cycle". `state` is a
+    `state.store.StateStore` (anything with `set_meta`)."""
+    state.set_meta(LAST_CYCLE_KEY, f"{time.time() if at is None else at:.0f}")

@@ -55,7 +55,7 @@ _said: set[str] = set()
 
 def state_store(settings: Settings) -> StateStore:
     writable(settings.data_dir)
-    path = settings.data_dir / "state.sqlite3"
+    path = settings.records_dir / "state.sqlite3"
     try:
         return StateStore(path)
     except sqlite3.Error as exc:
@@ -113,6 +113,8 @@ def run(settings: Settings, *, stop: threading.Event | None = None, wait: bool =
     from apscheduler.events import EVENT_JOB_ERROR
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    from worker.instruments import retention_job
+
     settings.require_slack()
     writable(settings.data_dir)
     stop = stop or threading.Event()
@@ -142,6 +144,14 @@ def run(settings: Settings, *, stop: threading.Event | None = None, wait: bool =
             cycle,
             "interval",
             seconds=settings.poll_seconds,
+            next_run_time=datetime.now().astimezone(),
+        )
+        # Old summaries, traces and kept notebooks go daily (state rows keep their outcome).
+        scheduler.add_job(
+            retention_job,
+            "interval",
+            days=1,
+            args=(settings,),
             next_run_time=datetime.now().astimezone(),
         )
         previous = {}

@@ -41,11 +41,14 @@ from core.errors import (
     UsageError,
 )
 from core.urls import LookerLink
+from ops.status import mark_cycle
 from state.store import Memo, StateStore, Status
 from worker.alerts import Alerts
 from worker.engines import Engines
 from worker.failpoints import failpoint
-from worker.outcome import decide_outcome, review_outcome
+from worker.logs import event
+from worker.outcome import as_correction, decide_outcome, review_outcome
+from worker.pause import is_paused, paused_reason
 from worker.preflight import preflight
 from worker.replies import MemoReport, Replies
 from worker.settings import Settings
@@ -62,12 +65,15 @@ class CycleReport:
     memos: list[MemoReport] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     states: dict[str, int] = field(default_factory=dict)  # every memo ever seen, by status
+    paused: str | None = None  # why nothing was worked on, when paused
 
     def line(self) -> str:
         counts: dict[str, int] = {}
         for memo in self.memos:
             counts[memo.status] = counts.get(memo.status, 0) + 1
         parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing due"
+        if self.paused:
+            parts = f"PAUSED, nothing worked on ({self.paused})"
         return f"cycle on {self.channel}: {self.new} new memo(s); {parts}"
 
 
@@ -112,13 +118,15 @@ class Cycle:
         self.should_stop = should_stop or (lambda: False)
         self.report = CycleReport()
         self.alerts = Alerts(settings, slack, state, dry_run=dry_run)
+        self.compute_only = False  # backtest: no thread checks, no posts, only the outcomes
+        self.progress: Callable[[int], None] = lambda settled: None
         self._session_dead = False
         self._session: tuple[Stored | None, str | None] | None = None
 
     # --- the cycle --------------------------------------------------------------------------
 
-    def run(self) -> CycleReport:
-        started = time.monotonic()
+    def begin(self) -> tuple[Identity, Channel]:
+        """Who the worker is and where it reads; every way into the cycle starts here."""
         me = self._identity()
         channel = self._channel()
         self.replies = Replies(
@@ -130,24 +138,46 @@ class Cycle:
             session_expired=self._session_expired,
         )
         self.report.channel = f"#{channel.name}"
+        return me, channel
+
+    def run(self) -> CycleReport:
+        started = time.monotonic()
+        me, channel = self.begin()
         self.report.new = self.poll(channel, me)
         self.report.timings["poll"] = round(time.monotonic() - started, 3)
         due = self.state.actionable(channel.id)
+        self.report.paused = self._paused()
+        if self.report.paused and due:  # recorded, and left as they are until `resume`
+            log.warning("paused (%s): %d memo(s) wait", self.report.paused, len(due))
+        elif due:
+            self.only(due, channel)
+        self.alerts.after_cycle(session_dead=self._session_dead, stored=self._stored_session()[0])
+        self.report.timings["cycle"] = round(time.monotonic() - started, 3)
+        self.report.states = self.state.counts()
+        if not self.dry_run:
+            mark_cycle(self.state)
+        return self.report
+
+    def only(self, memos: list[Memo], channel: Channel) -> list[MemoReport]:
+        """Work these memos (the due ones; or one `retry`, or a `backtest`), in memo order. A
+        problem of the setup stops it before, or in the middle of, the work: a person is told
+        once, and the memos wait."""
         try:
-            if due:
-                preflight(self.settings)
-                self._work(due, channel)
+            preflight(self.settings)
+            self._work(memos, channel)
         except SetupError as exc:
             log.error("stopped before the memos: %s", exc)
             self.alerts.setup_problem(exc)
             raise
-        if due:
-            self.alerts.setup_fine()
-        self.report.memos.sort(key=lambda m: Decimal(m.key.rsplit("/", 1)[1]))  # memo order
-        self.alerts.after_cycle(session_dead=self._session_dead, stored=self._stored_session()[0])
-        self.report.timings["cycle"] = round(time.monotonic() - started, 3)
-        self.report.states = self.state.counts()
-        return self.report
+        self.alerts.setup_fine()
+        self.report.memos.sort(key=lambda m: Decimal(m.key.rsplit("/", 1)[1]))
+        return self.report.memos
+
+    def _paused(self) -> str | None:
+        """The pause mark lives in the live state, so it stops a shadow run too."""
+        if self.settings.shadow:
+            return paused_reason(self.settings)
+        return is_paused(self.settings, self.state)
 
     def poll(self, channel: Channel, me: Identity) -> int:
         """Record memos newer than the watermark (first start: the lookback window)."""
@@ -175,7 +205,9 @@ class Cycle:
                 failpoint("after_seen")
                 new += 1
                 log.info(
-                    "new memo %s/%s with %d Looker link(s)", channel.id, message["ts"], len(links)
+                    "new memo with %d Looker link(s)",
+                    len(links),
+                    extra=event(f"{channel.id}/{message['ts']}", "poll"),
                 )
         if messages:
             self.state.set_meta(key, max((m["ts"] for m in messages), key=float))
@@ -227,6 +259,7 @@ class Cycle:
                         break
                     self._admit(waiting.popleft(), channel, jobs, futures)
                 self._post_in_order(jobs, channel)
+                self.progress(len(self.report.memos))
                 if not futures:
                     if jobs and not waiting:  # nothing in flight can settle them: say so
                         raise RuntimeError(
@@ -273,6 +306,9 @@ class Cycle:
         """Look in the memo's thread, then answer it at once (recovered, skipped, resumed at
         posting), or take it on: a job for the browser and the kernels."""
         timings: dict[str, float] = dict(memo.timings)
+        if self.compute_only:  # the caller read the thread; this is only about the amount
+            links = [LookerLink.from_dict(d) for d in memo.message["links"]]
+            return Job(memo, memo.status, links, timings, [None] * len(links), [None] * len(links))
         mark = time.monotonic()
         thread = self.replies.thread(memo, channel)
         timings["thread_check"] = round(time.monotonic() - mark, 3)
@@ -305,7 +341,7 @@ class Cycle:
         scraped = (memo.outcome or {}).get("scraped") if memo.status == Status.SCRAPED else None
         if scraped is None:
             memo = self.replies.to(memo, Status.CLAIMED, "working")
-        if not self.dry_run:
+        if self.replies.in_channel:
             self.slack.react(channel.id, memo.ts, "eyes")
         return Job(
             memo,
@@ -349,7 +385,7 @@ class Cycle:
         except CreditBotError as exc:
             if exc.transient or isinstance(exc, SetupError):
                 raise
-            log.warning("link %s failed: %s", link.url, exc)
+            log.warning("link %s failed: %s", link.url, exc, extra=event(job.memo.key, "scrape"))
             job.scraped[index] = {
                 "url": link.url,
                 "problem": str(exc),
@@ -431,6 +467,8 @@ class Cycle:
         results = [r for r in job.results if r is not None]
         job.timings["work"] = round(time.monotonic() - job.admitted, 3)
         outcome = decide_outcome(self.settings.reply_template, decide(results), results)
+        if "correction_of" in job.memo.message and outcome["kind"] == "approved":
+            outcome = as_correction(outcome, job.memo.message["correction_of"])
         job.memo = self.replies.to(job.memo, Status.COMPUTED, outcome=outcome, timings=job.timings)
         job.outcome = outcome
 
@@ -448,6 +486,11 @@ class Cycle:
         memo of the cycle are settled."""
         while jobs and not jobs[0].open:
             job = jobs.pop(0)
+            if self.compute_only and job.report is None:  # backtest: decided, never posted
+                outcome = job.outcome or {}
+                job.report = MemoReport(
+                    job.memo.key, "computed", outcome.get("text"), None, outcome
+                )
             if job.report is None:
                 outcome = job.outcome or {}
                 job.report = self._safely(
@@ -465,7 +508,7 @@ class Cycle:
         try:
             return step()
         except SlackUnavailable as exc:
-            log.warning("Slack trouble on memo %s, will resume next cycle: %s", memo.key, exc)
+            log.warning("Slack trouble, resumed next cycle: %s", exc, extra=event(memo.key))
             return MemoReport(memo.key, memo.status, detail=str(exc))
         except UsageError:
             raise
@@ -474,13 +517,13 @@ class Cycle:
         except CreditBotError as exc:
             problem = exc
         except Exception as exc:
-            log.exception("unexpected failure on memo %s", memo.key)
+            log.exception("unexpected failure", extra=event(memo.key))
             problem = CreditBotError(f"unexpected {type(exc).__name__} while handling the memo")
         current = self.state.get(memo.channel, memo.ts) or memo
         try:
             return self.replies.later(current, channel, problem, dict(current.timings))
         except (SlackUnavailable, SlackApiError) as exc:
-            log.warning("memo %s left for the next cycle: %s", memo.key, exc)
+            log.warning("left for the next cycle: %s", exc, extra=event(memo.key))
             return MemoReport(memo.key, current.status, detail=str(problem))
 
     def _safely_in(self, job: Job, channel: Channel, step: Callable[[], None]) -> None:
@@ -505,7 +548,7 @@ class Cycle:
         current = self.state.get(job.memo.channel, job.memo.ts) or job.memo
         if current.status is Status.CLAIMED:
             self.state.move(current, job.before, f"waiting: {problem}")
-        if not self.dry_run:
+        if self.replies.in_channel:
             self.slack.react(channel.id, job.memo.ts, "eyes", add=False)
 
     # --- the Looker session -----------------------------------------------------------------

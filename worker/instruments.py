@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,8 +21,7 @@ from ops import retention
 from ops.history import HistoryError, MemoRecord, read_records
 from ops.report_html import render_report
 from ops.stats import Latency
-from ops.status import LAST_CYCLE_KEY, Counts, StatusReport, build_status, load_status, render_text
-from state.store import StateStore
+from ops.status import Counts, StatusReport, build_status, load_status, render_text
 from worker.pause import paused_reason
 from worker.settings import Settings
 
@@ -31,12 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def state_db(settings: Settings) -> Path:
-    return settings.data_dir / "state.sqlite3"
-
-
-def mark_cycle(state: StateStore, at: float | None = None) -> None:
-    """Record that a cycle ran (paused or not): `status` shows it as "last cycle"."""
-    state.set_meta(LAST_CYCLE_KEY, f"{time.time() if at is None else at:.0f}")
+    return settings.records_dir / "state.sqlite3"
 
 
 # --- status -----------------------------------------------------------------------------------

@@ -29,6 +29,22 @@ def decide_outcome(template: str, decision: Decision, results: list[LinkResult])
     }
 
 
+def as_correction(outcome: dict[str, Any], earlier: str) -> dict[str, Any]:
+    """A re-run of an approved memo (`retry --force`): the text still starts with the approval,
+    as the desk searches for it, and says plainly that it replaces the earlier reply."""
+    note = "Correction: this replaces CreditBot's earlier reply in this thread" + (
+        f" ({earlier})." if earlier else "."
+    )
+    blocks = list(outcome.get("blocks") or [])
+    marked = {"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{note}*"}]}
+    return {
+        **outcome,
+        "text": f"{outcome['text']}\n{note}",
+        "blocks": [*blocks[:1], marked, *blocks[1:]],
+        "correction_of": earlier,
+    }
+
+
 def review_outcome(
     results: list[LinkResult], problems: tuple[str, ...], files: tuple[str, ...] = ()
 ) -> dict[str, Any]:

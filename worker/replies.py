@@ -18,11 +18,12 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.memos import Identity, ThreadState, read_thread
-from bot.reply import alert_text
+from bot.reply import alert_text, shadow_text
 from bot.slack import Channel, SlackGateway, SlackUnavailable
 from core.errors import CreditBotError, SessionExpired
 from state.store import Memo, StateStore, Status
 from worker.failpoints import failpoint
+from worker.logs import event
 from worker.outcome import KEPT_FILES, review_outcome, write_summary
 from worker.settings import Settings
 
@@ -35,6 +36,7 @@ class MemoReport:
     status: str
     reply: str | None = None
     detail: str | None = None
+    outcome: dict[str, Any] | None = None  # what was decided (backtest reads the amount)
 
 
 class Replies:
@@ -64,25 +66,43 @@ class Replies:
     def thread(self, memo: Memo, channel: Channel) -> ThreadState:
         """What the memo's thread says now: our own reply, a person's answer, or deletion."""
         messages = self.slack.thread(channel.id, memo.ts)
-        return read_thread(messages, memo.ts, self.me, self.settings.reply_template)
+        generation = memo.message.get("generation", 0)
+        return read_thread(messages, memo.ts, self.me, self.settings.reply_template, generation)
+
+    @property
+    def in_channel(self) -> bool:
+        """Whether anything may change in the memo channel (not so in a dry run or shadow)."""
+        return not (self.dry_run or self.settings.shadow)
 
     def post(
         self, memo: Memo, channel: Channel, outcome: dict[str, Any], timings: dict[str, float]
     ) -> MemoReport:
         """Post once: state says `posting` first; a lost response is checked in the thread."""
         if self.dry_run:
-            return MemoReport(memo.key, f"would post ({outcome['kind']})", reply=outcome["text"])
+            return MemoReport(
+                memo.key, f"would post ({outcome['kind']})", outcome["text"], None, outcome
+            )
         memo = self.to(memo, Status.POSTING, outcome=outcome, timings=timings)
         mark = time.monotonic()
+        if self.settings.shadow:
+            return self._shadow(memo, channel, outcome, timings, mark)
         try:
             reply_ts = self.slack.post_reply(
-                channel.id, memo.ts, outcome["text"], outcome.get("blocks"), outcome["kind"]
+                channel.id,
+                memo.ts,
+                outcome["text"],
+                outcome.get("blocks"),
+                outcome["kind"],
+                memo.message.get("generation", 0),
             )
         except SlackUnavailable:
             # The post may have landed: only the thread can tell. Never post blindly again.
             thread = self.thread(memo, channel)
             if not thread.own_reply_ts:
-                log.warning("reply to %s not confirmed; the next cycle checks the thread", memo.key)
+                log.warning(
+                    "reply not confirmed; the next cycle checks the thread",
+                    extra=event(memo.key, "post"),
+                )
                 return MemoReport(memo.key, Status.POSTING, detail="reply not confirmed")
             reply_ts = thread.own_reply_ts
         except SlackApiError as exc:
@@ -92,6 +112,30 @@ class Replies:
         timings["post"] = round(time.monotonic() - mark, 3)
         memo = self.to(memo, Status.POSTING, "reply posted", reply_ts=reply_ts, timings=timings)
         return self.finish(memo, channel, outcome, detail=None)
+
+    def _shadow(
+        self,
+        memo: Memo,
+        channel: Channel,
+        outcome: dict[str, Any],
+        timings: dict[str, float],
+        mark: float,
+    ) -> MemoReport:
+        """Shadow mode: the reply goes to the alert user as a DM, and the channel is left as it
+        was; the shadow's own state (`records_dir`) says the memo was handled."""
+        text = shadow_text(memo.permalink or memo.key, outcome["text"])
+        try:
+            dm_ts = self.slack.dm(self.settings.slack_alert_user or "", text, outcome.get("blocks"))
+        except (SlackApiError, SlackUnavailable) as exc:
+            log.warning(
+                "shadow DM failed; the next cycle tries again: %s",
+                exc,
+                extra=event(memo.key, "post"),
+            )
+            return MemoReport(memo.key, Status.POSTING, detail="shadow DM not sent")
+        timings["post"] = round(time.monotonic() - mark, 3)
+        memo = self.to(memo, Status.POSTING, "shadow DM sent", reply_ts=dm_ts, timings=timings)
+        return self.finish(memo, channel, outcome, detail="shadow: DMed, not posted")
 
     def recover(self, memo: Memo, channel: Channel, reply_ts: str) -> MemoReport:
         """Our reply is already in the thread (a crash after posting, or a lost database):
@@ -111,12 +155,13 @@ class Replies:
         if self.dry_run:
             return MemoReport(memo.key, memo.status, detail=detail)
         approved = outcome["kind"] == "approved"
-        self.slack.react(channel.id, memo.ts, "eyes", add=False)
-        self.slack.react(channel.id, memo.ts, "white_check_mark" if approved else "x")
-        if not approved and not self.alert(memo, outcome):
-            return MemoReport(memo.key, memo.status, detail="reply posted; DM to retry")
+        if self.in_channel:
+            self.slack.react(channel.id, memo.ts, "eyes", add=False)
+            self.slack.react(channel.id, memo.ts, "white_check_mark" if approved else "x")
+            if not approved and not self.alert(memo, outcome):
+                return MemoReport(memo.key, memo.status, detail="reply posted; DM to retry")
         final = Status.DONE if approved else Status.FAILED
-        write_summary(self.settings.data_dir, memo, outcome, final)
+        write_summary(self.settings.records_dir, memo, outcome, final)
         memo = self.to(memo, final, error=None)
         return MemoReport(memo.key, final, reply=outcome["text"], detail=detail)
 
@@ -131,7 +176,7 @@ class Replies:
             )
             self.slack.dm(user, text)
         except (SlackApiError, SlackUnavailable) as exc:
-            log.error("could not DM %s about %s: %s", user, memo.key, exc)
+            log.error("could not DM %s: %s", user, exc, extra=event(memo.key, "alert"))
             return False
         self.to(memo, memo.status, "alert sent", alerted=True)
         return True
@@ -150,7 +195,7 @@ class Replies:
     ) -> MemoReport | Memo:
         """The memo waits (for a retry or a login): its report. Its attempts are used up: the
         memo, `computed` with a note for a person, for the caller to post."""
-        if not self.dry_run:
+        if self.in_channel:
             self.slack.react(channel.id, memo.ts, "eyes", add=False)
         if isinstance(exc, SessionExpired):
             self.session_expired()
@@ -191,12 +236,12 @@ class Replies:
         )
         trace = exc.context.get("trace")
         log.warning(
-            "memo %s: %s; retry %d in %.0f s%s",
-            memo.key,
+            "%s; retry %d in %.0f s%s",
             exc,
             attempts,
             delay,
             f" (trace: {trace})" if trace else "",
+            extra=event(memo.key, "retry"),
         )
         return MemoReport(memo.key, Status.RETRY, detail=str(exc))
 

@@ -108,7 +108,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "error_text": Key("strings"),
     },
     "session": {"expiry_warning_hours": Key("number", 0), "file_fallback": Key("boolean")},
-    "worker": {"keep_warm_seconds": Key("number", 0), "paused": Key("boolean")},
+    "worker": {
+        "keep_warm_seconds": Key("number", 0),
+        "paused": Key("boolean"),
+        "shadow": Key("boolean"),
+    },
     "retention": {"days": Key("number", 1)},
 }
 PRODUCT_KEYS = {"name": Key("string"), "match": Key("string"), "notebook": Key("string")}
@@ -135,7 +139,14 @@ class Settings:
     session_warning_hours: float = 24.0
     keep_warm_seconds: float = 600.0  # `run` keeps the browser and kernels this long unused
     paused: bool = False  # [worker] paused: post nothing, open no browser, whatever the mark
+    shadow: bool = False  # [worker] shadow or --shadow: DM what would be posted, post nothing
     retention_days: float = 90.0  # [retention] days: artefacts older than this are removed
+
+    @property
+    def records_dir(self) -> Path:
+        """Where the state and the summaries go: the data dir, or its `shadow/` folder in
+        shadow mode, so that going live later starts from the live record, not the shadow's."""
+        return self.data_dir / "shadow" if self.shadow else self.data_dir
 
     @property
     def looker_base_url(self) -> str:
@@ -154,6 +165,11 @@ class Settings:
         if not self.slack_channel:
             raise SettingsError(
                 "SLACK_CHANNEL", "is required (a channel ID like C0123ABCD or #name)"
+            )
+        if self.shadow and not self.slack_alert_user:
+            raise SettingsError(
+                "SLACK_ALERT_USER",
+                "is required in shadow mode: what CreditBot would post is DMed to that person",
             )
 
 
@@ -267,6 +283,7 @@ def load_settings(
         session_warning_hours=float(toml.get("session", "expiry_warning_hours", 24)),
         keep_warm_seconds=float(toml.get("worker", "keep_warm_seconds", 600)),
         paused=toml.get("worker", "paused", False),
+        shadow=toml.get("worker", "shadow", False),
         retention_days=float(toml.get("retention", "days", 90)),
     )
 
