@@ -350,7 +350,7 @@ def test_bare_look_is_collapsed_and_nothing_shows_while_loading(
     bare = sandboxes["cm6"]
     look = bare.add_look(bare.add_query(SMALL_SQL), title="Bare look")
     with signed_in(browser, bare) as page:
-        bare.slow_next(1, 600)
+        bare.slow_next(1, 3000)  # wide enough that a slow goto cannot eat the window
         page.goto(bare.look_url(look))
         page.wait_for_timeout(300)
         assert page.evaluate("() => document.getElementById('root').childElementCount") == 0
