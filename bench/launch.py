@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.procs import Snapshot, TreeSampler, TreeStats
+from bench.procs import Snapshot, TreeSampler, TreeStats, group
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,6 +44,7 @@ class Finished:
     stdout: Path
     stderr: Path
     tree: TreeStats
+    leftovers: list[str]  # processes of its group still running after it exited
 
     @property
     def cpu_s(self) -> float:
@@ -67,6 +68,7 @@ class Finished:
             "cpu_s": round(self.cpu_s, 4),
             "max_single_rss_kb": self.max_single_rss_kb,
             "killed": self.killed,
+            "leftovers": self.leftovers,
             "stdout": str(self.stdout),
             "stderr": str(self.stderr),
             "tree": self.tree.as_dict(),
@@ -149,6 +151,7 @@ class Worker:
         wall = time.monotonic() - self.started
         self.process.returncode = os.waitstatus_to_exitcode(status)
         tree = self.sampler.stop()
+        leftovers = self._clean_up()
         return Finished(
             command=self.command[1:],
             returncode=self.process.returncode,
@@ -160,7 +163,18 @@ class Worker:
             stdout=self.stdout,
             stderr=self.stderr,
             tree=tree,
+            leftovers=leftovers,
         )
+
+    def _clean_up(self) -> list[str]:
+        """What the worker left running after it exited (a leaked browser or kernel is a
+        finding); ended here so it cannot weigh on the next measurement."""
+        assert self.process is not None
+        left = group(self.process.pid)
+        if left:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        return [name for _, name in left]
 
     def stop(self, timeout: float = 60) -> Finished:
         """SIGTERM, as a service manager stops `run`; the memo in hand may finish first."""

@@ -22,7 +22,7 @@ class Plan:
     backlog_links: int = 2
     idle_cycles_early: int = 10  # RSS of an idle `run` after this many cycles...
     idle_cycles_target: int = 500  # ...and after this many, or as many as the budget allows
-    idle_run_budget_s: float = 90.0
+    idle_run_budget_s: float = 75.0
     poll_seconds: int = 1  # the settings' minimum: the fastest `run` can cycle
     sample_interval_s: float = 0.05  # /proc sampling of the worker's tree
     memo_timeout_s: float = 90.0  # per memo in a group, plus 15 s per link

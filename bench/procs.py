@@ -26,6 +26,7 @@ _CHROMIUM = re.compile(r"chrom(e|ium)|headless_shell", re.IGNORECASE)
 class Proc:
     pid: int
     ppid: int
+    pgrp: int  # process group: a worker's leftovers keep its group after it exits
     rss: int  # bytes
     cpu: float  # user + system seconds so far
     start: int  # start time in clock ticks since boot: tells a reused pid apart
@@ -42,6 +43,7 @@ def read_stat(pid: int, proc: Path = PROC) -> Proc | None:
     return Proc(
         pid=pid,
         ppid=int(fields[1]),
+        pgrp=int(fields[2]),
         rss=int(fields[21]) * PAGE,
         cpu=(int(fields[11]) + int(fields[12])) / TICK,
         start=int(fields[19]),
@@ -95,14 +97,32 @@ def program(cmdline: list[str]) -> str:
     return name
 
 
-def tree(root: int, proc: Path = PROC) -> list[Proc]:
-    """`root` and all its descendants alive now (one pass over /proc)."""
+def everything(proc: Path = PROC) -> dict[int, Proc]:
+    """Every process alive now, by pid (one pass over /proc)."""
     stats: dict[int, Proc] = {}
     for entry in os.scandir(proc):
         if entry.name.isdigit():
             found = read_stat(int(entry.name), proc)
             if found is not None:
                 stats[found.pid] = found
+    return stats
+
+
+def group(pgid: int, proc: Path = PROC) -> list[tuple[int, str]]:
+    """The live processes of a process group but its leader, with what they run (zombies,
+    whose command line is empty, left out)."""
+    found = []
+    for p in everything(proc).values():
+        if p.pgrp == pgid and p.pid != pgid:
+            cmdline = read_cmdline(p.pid, proc)
+            if cmdline:
+                found.append((p.pid, program(cmdline)))
+    return found
+
+
+def tree(root: int, proc: Path = PROC) -> list[Proc]:
+    """`root` and all its descendants alive now."""
+    stats = everything(proc)
     if root not in stats:
         return []
     children: dict[int, list[int]] = {}

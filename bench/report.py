@@ -369,7 +369,26 @@ def _problems(r: dict[str, Any]) -> str:
     lines += [f"- {note}" for note in r.get("notes") or []]
     for name, g in (r.get("groups") or {}).items():
         lines += [f"- group {name}: {note}" for note in g.get("notes", [])]
+    for command, left in _leftovers(r):
+        lines.append(
+            f"- `{command}` left {len(left)} process(es) running after it exited: "
+            f"{', '.join(sorted(set(left)))} (ended by the bench)"
+        )
     return "NOTES\n" + "\n".join(lines) if lines else ""
+
+
+def _leftovers(data: Any) -> list[tuple[str, list[str]]]:
+    """Every worker in the result that left processes behind, wherever it sits."""
+    found = []
+    if isinstance(data, dict):
+        if data.get("leftovers") and "command" in data:
+            found.append((str(data["command"]), list(data["leftovers"])))
+        for value in data.values():
+            found += _leftovers(value)
+    elif isinstance(data, list):
+        for value in data:
+            found += _leftovers(value)
+    return found
 
 
 def write_json(result: dict[str, Any], path: Path) -> Path:

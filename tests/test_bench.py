@@ -4,7 +4,9 @@ The benchmark itself (`make bench`) is far too long for the test suite."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,7 +18,7 @@ from bench.compare import memo_floor_figures, slowest_link_floor
 from bench.floors import Floors
 from bench.launch import Worker, clean_environ
 from bench.load import CpuMark, between
-from bench.procs import TreeSampler, classify, program, read_stat, tree
+from bench.procs import TreeSampler, classify, group, program, read_stat, tree
 from bench.report import render, seconds, table
 from bench.stats import group_stages, percentile, stage_of, stage_table, summary
 from bench.targets import evaluate
@@ -115,9 +117,22 @@ def test_the_launcher_times_a_real_main_py_and_collects_its_rusage(tmp_path: Pat
     assert finished.cpu_s > 0 and 0 < finished.wall_s < 60 and not finished.killed
     assert finished.max_single_rss_kb > 1000
     hung = Worker(["--help"], clean_environ(), tmp_path).start()
-    os.kill(hung.pid, 19)  # SIGSTOP: it will never exit by itself
+    os.kill(hung.pid, signal.SIGSTOP)  # it will never exit by itself
     stopped = hung.wait(timeout=0.5)
     assert stopped.killed and stopped.returncode == -9 and stopped.wall_s >= 0.5
+
+
+def test_what_a_process_group_leaves_running_is_found() -> None:
+    leader = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess; subprocess.Popen(['sleep', '30'])"],
+        start_new_session=True,
+    )
+    leader.wait(timeout=30)
+    try:
+        assert [name for _, name in group(leader.pid)] == ["sleep"]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader.pid, signal.SIGKILL)
 
 
 def test_load_attributes_busy_time_to_the_bench_its_workers_and_everyone_else() -> None:
@@ -154,7 +169,13 @@ def _fake_result() -> dict:
             "six_links": {"wall_s": {"p50": 2.0, "n": 2}, "slowest_link_floor_s": 1.8},
             "cold": {"wall_s": {"p50": 3.75, "p95": 3.9, "n": 5}},
         },
-        "backlog": {"memos": 50, "links_per_memo": 2, "duplicates": 1, "missing": 0},
+        "backlog": {
+            "memos": 50,
+            "links_per_memo": 2,
+            "duplicates": 1,
+            "missing": 0,
+            "worker": {"command": "main.py once", "leftovers": ["chromium", "chromium"]},
+        },
         "load": {"groups": {"wall_s": 100, "cores": 2, "background_cores": 0.9}},
     }
 
@@ -183,6 +204,7 @@ def test_the_report_prints_every_section_it_has_data_for() -> None:
     assert "1 duplicate(s), 0 missing" in text
     assert "UNMEASURED" in text and "IDLE CYCLE" not in text
     assert "other processes kept 0.90 core(s) busy" in text
+    assert "`main.py once` left 2 process(es) running after it exited: chromium" in text
 
 
 def test_small_formatting_rules() -> None:
