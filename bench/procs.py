@@ -32,14 +32,28 @@ class Proc:
     start: int  # start time in clock ticks since boot: tells a reused pid apart
 
 
+def _read(path: str, size: int = 8192) -> bytes | None:
+    """One small /proc file, read with bare system calls: the sampler reads hundreds of them
+    per second on a busy machine, and its cost is the bench's, not the worker's."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, size)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def read_stat(pid: int, proc: Path = PROC) -> Proc | None:
     """One process's /proc/PID/stat, or None when it is gone (a race, not an error)."""
-    try:
-        raw = (proc / str(pid) / "stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
+    raw = _read(f"{proc}/{pid}/stat")
+    if not raw:
         return None
     # The command name is in parentheses and may hold spaces or ')': split after the last ')'.
-    fields = raw[raw.rindex(")") + 2 :].split()
+    fields = raw[raw.rindex(b")") + 2 :].split()
     return Proc(
         pid=pid,
         ppid=int(fields[1]),
@@ -51,10 +65,8 @@ def read_stat(pid: int, proc: Path = PROC) -> Proc | None:
 
 
 def read_cmdline(pid: int, proc: Path = PROC) -> list[str]:
-    try:
-        raw = (proc / str(pid) / "cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return []
+    """The first arguments of a process (enough to tell what it is), [] for a zombie."""
+    raw = _read(f"{proc}/{pid}/cmdline") or b""
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
@@ -184,24 +196,33 @@ class TreeStats:
 
 
 class TreeSampler:
-    """Samples a process tree every `interval` seconds on a daemon thread; PSS (costlier to
-    read) every `pss_every` samples. Sampling stops by itself when the root is gone."""
+    """Samples a process tree every `interval` seconds on a daemon thread.
+
+    Finding the tree needs a pass over all of /proc (hundreds of processes on a busy machine),
+    so it is done every `discover_every` samples (250 ms by default) and the known members'
+    memory and CPU are read in between; a child that lives shorter than that may go unseen.
+    PSS, costlier still (the kernel walks every mapping), is read every `pss_every` samples
+    (2 s). A process is classified from its command line at each discovery, as a fork shows its
+    parent's until it execs."""
 
     def __init__(
         self,
         root: int,
         interval: float = 0.05,
         *,
-        pss_every: int = 10,
+        discover_every: int = 5,
+        pss_every: int = 40,
         series_every: float = 1.0,
         proc: Path = PROC,
     ) -> None:
         self.root = root
         self.interval = interval
+        self.discover_every = discover_every
         self.pss_every = pss_every
         self.series_every = series_every
         self.proc = proc
         self.stats = TreeStats(interval_s=interval)
+        self._members: dict[int, tuple[int, str]] = {}  # pid -> (start, kind)
         self._latest: dict[tuple[int, int], str] = {}  # (pid, start) -> kind last seen
         self._programs: dict[str, set[str]] = {}
         self._stop = threading.Event()
@@ -226,46 +247,59 @@ class TreeSampler:
             self.stats.programs_by_kind = {k: sorted(v) for k, v in self._programs.items()}
         return self.stats
 
-    def snapshot(self, *, pss: bool = False) -> Snapshot | None:
-        """Sample now (also usable from another thread); None once the tree is gone."""
-        procs = tree(self.root, self.proc)
-        if not procs:
+    def snapshot(self, *, pss: bool = False, discover: bool = True) -> Snapshot | None:
+        """Sample now (also from another thread); None once the root is gone."""
+        found = self._discover() if discover else self._known()
+        if not any(p.pid == self.root for p, _ in found):
             return None
         rss_by_kind = dict.fromkeys(KINDS, 0)
         count_by_kind = dict.fromkeys(KINDS, 0)
-        for p in procs:
-            kind = self._kind(p)
+        for p, kind in found:
             rss_by_kind[kind] += p.rss
             count_by_kind[kind] += 1
         total_pss = None
         if pss:
-            values = [read_pss(p.pid, self.proc) for p in procs]
+            values = [read_pss(p.pid, self.proc) for p, _ in found]
             total_pss = sum(v for v in values if v is not None)
         return Snapshot(
             at=round(time.monotonic() - self._started, 3),
-            rss=sum(p.rss for p in procs),
-            count=len(procs),
-            cpu=round(sum(p.cpu for p in procs), 3),
+            rss=sum(p.rss for p, _ in found),
+            count=len(found),
+            cpu=round(sum(p.cpu for p, _ in found), 3),
             rss_by_kind=rss_by_kind,
             count_by_kind=count_by_kind,
             pss=total_pss,
         )
 
-    def _kind(self, p: Proc) -> str:
-        """Classified afresh each sample: a forked child shows its parent's command line until
-        it execs, so a cached first look could be wrong."""
-        cmdline = read_cmdline(p.pid, self.proc)
-        kind = classify(cmdline, root=p.pid == self.root)
+    def _discover(self) -> list[tuple[Proc, str]]:
+        found = []
+        for p in tree(self.root, self.proc):
+            cmdline = read_cmdline(p.pid, self.proc)
+            kind = classify(cmdline, root=p.pid == self.root)
+            found.append((p, kind))
+            with self._lock:
+                self._latest[(p.pid, p.start)] = kind
+                if cmdline:
+                    self._programs.setdefault(kind, set()).add(program(cmdline))
         with self._lock:
-            self._latest[(p.pid, p.start)] = kind
-            if cmdline:
-                self._programs.setdefault(kind, set()).add(program(cmdline))
-        return kind
+            self._members = {p.pid: (p.start, kind) for p, kind in found}
+        return found
+
+    def _known(self) -> list[tuple[Proc, str]]:
+        with self._lock:
+            members = dict(self._members)
+        found = []
+        for pid, (start, kind) in members.items():
+            p = read_stat(pid, self.proc)
+            if p is not None and p.start == start:
+                found.append((p, kind))
+        return found
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             began = time.thread_time()
-            shot = self.snapshot(pss=self.stats.samples % self.pss_every == 0)
+            n = self.stats.samples
+            shot = self.snapshot(pss=n % self.pss_every == 0, discover=n % self.discover_every == 0)
             if shot is not None:
                 self._record(shot)
             self.stats.sampler_cpu_s += time.thread_time() - began
