@@ -360,12 +360,18 @@ BUSY_BACKGROUND_CORES = 0.25
 
 def _problems(r: dict[str, Any]) -> str:
     lines = [f"- {name}: {error}" for name, error in (r.get("errors") or {}).items()]
-    for name, v in (r.get("load") or {}).items():
-        if v.get("background_cores", 0) > BUSY_BACKGROUND_CORES:
-            lines.append(
-                f"- {name}: other processes kept {v['background_cores']:.2f} core(s) busy on "
-                "average; its figures include that contention"
-            )
+    busy = {
+        name: v["background_cores"]
+        for name, v in (r.get("load") or {}).items()
+        if v.get("background_cores", 0) > BUSY_BACKGROUND_CORES
+    }
+    if busy:
+        worst = max(busy, key=busy.__getitem__)
+        lines.append(
+            f"- other processes kept more than {BUSY_BACKGROUND_CORES} core busy during "
+            f"{len(busy)} of {len(r['load'])} scenarios (most: {busy[worst]:.2f} cores, {worst}); "
+            "those figures include that contention (MACHINE LOAD above)"
+        )
     lines += [f"- {note}" for note in r.get("notes") or []]
     for name, g in (r.get("groups") or {}).items():
         lines += [f"- group {name}: {note}" for note in g.get("notes", [])]

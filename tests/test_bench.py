@@ -203,7 +203,7 @@ def test_the_report_prints_every_section_it_has_data_for() -> None:
     assert "3.75 s" in cold and "< 2.50 s" in cold and "FAIL" in cold
     assert "1 duplicate(s), 0 missing" in text
     assert "UNMEASURED" in text and "IDLE CYCLE" not in text
-    assert "other processes kept 0.90 core(s) busy" in text
+    assert "during 1 of 1 scenarios (most: 0.90 cores, groups)" in text
     assert "`main.py once` left 2 process(es) running after it exited: chromium" in text
 
 
