@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format chromium sandbox clean
+.PHONY: demo test lint format chromium sandbox bench clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ format: $(STAMP)
 
 test: lint chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Not part of `test`: about 15 minutes against the sandbox (BENCH_ARGS=--quick for a smoke run).
+bench: $(STAMP) chromium
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -2,8 +2,10 @@
 
 `core` (the shared words) imports nothing of the project; the components (`bot`, `scraper`,
 `notebooks`, `auth`, `state`) never reach up to the `worker` that orchestrates them; the product
-does not depend on its test bed (`sandbox`), except the `demo` command that exists to run it; and
-the sandbox, a stand-in for Slack and Looker, knows nothing of the product it stands in for.
+does not depend on its test bed (`sandbox`), except the `demo` command that exists to run it; the
+sandbox, a stand-in for Slack and Looker, knows nothing of the product it stands in for; and the
+instruments that drive the product from outside (`bench`) may use the sandbox, while nothing of the
+product or the sandbox uses them.
 
 Every import in every module counts, including the ones inside functions. Checking each module's
 direct imports is enough: a forbidden chain would need a forbidden link somewhere.
@@ -20,7 +22,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 COMPONENTS = {"auth", "bot", "notebooks", "ops", "scraper", "state"}
-PROJECT = COMPONENTS | {"core", "sandbox", "worker", "main"}
+INSTRUMENTS = {"bench"}
+PROJECT = COMPONENTS | INSTRUMENTS | {"core", "sandbox", "worker", "main"}
 DEMO_ENTRY = "worker/demo.py"
 
 
@@ -71,7 +74,15 @@ def product_uses_the_sandbox(mods: dict[str, set[str]]) -> Breaches:
     return {
         p: ["sandbox"]
         for p, i in mods.items()
-        if "sandbox" in i and floor(p) != "sandbox" and p != DEMO_ENTRY
+        if "sandbox" in i and floor(p) not in {"sandbox", *INSTRUMENTS} and p != DEMO_ENTRY
+    }
+
+
+def product_uses_the_instruments(mods: dict[str, set[str]]) -> Breaches:
+    return {
+        p: sorted(i & INSTRUMENTS)
+        for p, i in mods.items()
+        if floor(p) not in INSTRUMENTS and i & INSTRUMENTS
     }
 
 
@@ -83,7 +94,13 @@ def sandbox_uses_the_product(mods: dict[str, set[str]]) -> Breaches:
     }
 
 
-RULES = (core_reaches_out, components_reach_up, product_uses_the_sandbox, sandbox_uses_the_product)
+RULES = (
+    core_reaches_out,
+    components_reach_up,
+    product_uses_the_sandbox,
+    sandbox_uses_the_product,
+    product_uses_the_instruments,
+)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.__name__ for r in RULES])
@@ -99,6 +116,8 @@ def test_the_floors_hold(rule: Callable[[dict[str, set[str]]], Breaches]) -> Non
         ("scraper/x.py", "def f():\n    import worker.cycle\n", components_reach_up),
         ("worker/x.py", "from sandbox.slack import ANALYST\n", product_uses_the_sandbox),
         ("sandbox/x.py", "from bot.reply import money\n", sandbox_uses_the_product),
+        ("sandbox/x.py", "from bench.stats import percentile\n", sandbox_uses_the_product),
+        ("worker/x.py", "def f():\n    import bench.procs\n", product_uses_the_instruments),
     ],
 )
 def test_each_rule_catches_a_breach(

@@ -1,0 +1,110 @@
+"""The issue's targets, judged from a result: every target reports the measured number, and
+PASS/FAIL only where the measurement exists (a missing one is UNMEASURED, never a PASS)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SIX_LINKS_FACTOR = 1.5  # total wall time of one `once` vs the floor of its slowest link
+COLD_LIMIT_S = 2.5  # `once`, start to exit, one single-link memo waiting
+WARM_LIMIT_S = 1.5  # `run` idle: memo seen -> reply in the thread
+
+
+def _verdict(ok: bool | None) -> str:
+    return "UNMEASURED" if ok is None else ("PASS" if ok else "FAIL")
+
+
+def _get(data: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def evaluate(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per target: name, measured, limit, unit, verdict, detail."""
+    targets = []
+
+    six = _get(result, "targets_runs", "six_links")
+    wall = _get(six, "wall_s", "p50")
+    floor = _get(six, "slowest_link_floor_s")
+    limit = SIX_LINKS_FACTOR * floor if floor else None
+    targets.append(
+        {
+            "name": "six links across five memos in one `once` (wall, p50)",
+            "measured": wall,
+            "limit": limit,
+            "unit": "s",
+            "verdict": _verdict(None if wall is None or limit is None else wall < limit),
+            "detail": (
+                f"limit = {SIX_LINKS_FACTOR} x slowest link's floor ({floor:.2f} s)"
+                if floor
+                else "no floor measured"
+            ),
+        }
+    )
+
+    cold = _get(result, "targets_runs", "cold", "wall_s")
+    targets.append(
+        {
+            "name": "single-link memo, cold `once` (start to exit, p50)",
+            "measured": _get(cold, "p50"),
+            "limit": COLD_LIMIT_S,
+            "unit": "s",
+            "verdict": _verdict(None if _get(cold, "p50") is None else cold["p50"] < COLD_LIMIT_S),
+            "detail": _spread(cold),
+        }
+    )
+
+    warm = _get(result, "groups", "1", "end_to_end", "seen_to_reply")
+    targets.append(
+        {
+            "name": "single-link memo, warm `run` (seen -> reply, p50)",
+            "measured": _get(warm, "p50"),
+            "limit": WARM_LIMIT_S,
+            "unit": "s",
+            "verdict": _verdict(None if _get(warm, "p50") is None else warm["p50"] < WARM_LIMIT_S),
+            "detail": _spread(warm),
+        }
+    )
+
+    backlog = result.get("backlog")
+    dup, missing = _get(backlog, "duplicates"), _get(backlog, "missing")
+    targets.append(
+        {
+            "name": "backlog: exactly one reply per memo",
+            "measured": None if dup is None else f"{dup} duplicate(s), {missing} missing",
+            "limit": "0 and 0",
+            "unit": "",
+            "verdict": _verdict(None if dup is None else dup == 0 and missing == 0),
+            "detail": "",
+        }
+    )
+
+    idle = result.get("idle_once")
+    started = None
+    if idle is not None:
+        started = (
+            idle.get("browsers_started", 0)
+            + idle.get("kernels_started", 0)
+            + idle.get("drivers_started", 0)
+            + idle.get("looker_requests", 0)
+        )
+    targets.append(
+        {
+            "name": "idle `once`: no browser, driver or kernel, nothing asked of Looker",
+            "measured": None if idle is None else f"{started} started/requests",
+            "limit": "0",
+            "unit": "",
+            "verdict": _verdict(None if started is None else started == 0),
+            "detail": "",
+        }
+    )
+    return targets
+
+
+def _spread(stats: dict[str, Any] | None) -> str:
+    if not stats or stats.get("p95") is None:
+        return ""
+    return f"p95 {stats['p95']:.2f} s, n={stats['n']}"

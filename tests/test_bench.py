@@ -1,0 +1,239 @@
+"""The benchmark's machinery, in seconds: its arithmetic on known data, its /proc sampler on this
+very process, its worker launcher on `main.py --help`, and its report on a small fake result.
+The benchmark itself (`make bench`) is far too long for the test suite."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.compare import memo_floor_figures, slowest_link_floor
+from bench.floors import Floors
+from bench.launch import Worker, clean_environ
+from bench.load import CpuMark, between
+from bench.procs import TreeSampler, classify, group, program, read_stat, tree
+from bench.report import render, seconds, table
+from bench.stats import group_stages, percentile, stage_of, stage_table, summary
+from bench.targets import evaluate
+from bench.world import DeskConfig, link_keys
+from sandbox.desk import demo_config
+from sandbox.queries import demo_queries
+
+
+def test_percentiles_interpolate_between_ranks_and_admit_no_data() -> None:
+    assert percentile([4, 1, 3, 2], 50) == 2.5
+    assert percentile([1, 2, 3, 4], 95) == pytest.approx(3.85)
+    assert percentile([7.0], 95) == 7.0
+    assert percentile([], 50) is None
+    with pytest.raises(ValueError):
+        percentile([1], 101)
+    stats = summary([1.0, None, 3.0, float("nan")])
+    assert (stats["n"], stats["missing"], stats["p50"], stats["max"]) == (2, 2, 2.0, 3.0)
+
+
+def test_stages_group_by_the_name_before_a_trailing_number_whatever_the_names() -> None:
+    assert [stage_of(k) for k in ("scrape_12", "thread_check", "post", "a_1_b")] == [
+        "scrape",
+        "thread_check",
+        "post",
+        "a_1_b",
+    ]
+    one = {"thread_check": 0.01, "scrape_1": 1.0, "scrape_2": 3.0, "notebook_1": 2.0, "post": 0.1}
+    two = {"thread_check": 0.03, "scrape_1": 2.0, "queue_wait": 0.5, "note": "text"}
+    assert group_stages(one)["scrape"] == [1.0, 3.0]
+    assert "note" not in group_stages(two)
+    table_ = stage_table([one, two])
+    assert list(table_) == ["thread_check", "scrape", "notebook", "post", "queue_wait"]
+    assert table_["scrape"]["per_memo"]["p50"] == 3.0  # sums per memo: 4.0 and 2.0
+    assert table_["scrape"]["each"]["n"] == 3 and table_["scrape"]["each"]["p50"] == 2.0
+    assert table_["queue_wait"]["per_memo"]["n"] == 1
+
+
+def test_links_rotate_over_the_routable_queries_and_route_as_the_desk_says(
+    tmp_path: Path,
+) -> None:
+    assert link_keys(0, 5) == (
+        "verify_pumping",
+        "verify_second",
+        "psms_pumping",
+        "verify_pumping",
+        "verify_second",
+    )
+    config = DeskConfig.read(demo_config(tmp_path, tmp_path / "w.sqlite"))
+    queries = demo_queries()
+    assert config.parameter == "looker" and "warehouse_url" in config.parameters
+    assert config.route(queries["verify_pumping"].sql).product == "Verify"  # type: ignore[union-attr]
+    assert config.route(queries["psms_pumping"].sql).product == "PSMS"  # type: ignore[union-attr]
+    assert config.route(queries["unrouted"].sql) is None
+
+
+def test_processes_are_told_apart_by_their_command_line() -> None:
+    assert classify(["/usr/lib/chromium/chromium", "--type=renderer"]) == "chromium"
+    assert classify(["/bin/sh", "/usr/bin/chromium", "--headless"]) == "chromium"
+    assert classify(["/venv/bin/python", "-m", "ipykernel_launcher", "-f", "k.json"]) == "kernel"
+    assert classify(["/venv/.../playwright/driver/node", "cli.js", "run-driver"]) == "playwright"
+    assert classify(["/venv/bin/python", "main.py", "run"], root=True) == "worker"
+    assert classify(["sleep", "1"]) == "other"
+    assert (
+        program(["/venv/bin/python3", "-m", "ipykernel_launcher"])
+        == "python3 -m ipykernel_launcher"
+    )
+
+
+def test_the_sampler_sees_this_process_grow_and_its_child_appear() -> None:
+    me = read_stat(os.getpid())
+    assert me is not None and me.rss > 0 and me.ppid == os.getppid()
+    sampler = TreeSampler(os.getpid(), interval=0.01, pss_every=1).start()
+    try:
+        before = sampler.snapshot(pss=True)
+        ballast = bytearray(64 * 2**20)  # zero-filled: every page touched
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+        time.sleep(0.2)
+        during = sampler.snapshot()
+        assert child.pid in {p.pid for p in tree(os.getpid())}
+        child.wait(timeout=10)
+    finally:
+        stats = sampler.stop()
+    assert before is not None and during is not None and before.pss is not None
+    assert during.rss - before.rss >= 60 * 2**20
+    assert during.count >= before.count + 1
+    assert stats.samples >= 5 and stats.peak_rss >= during.rss - 2**20
+    assert stats.peak_pss is not None and stats.sampler_cpu_s > 0
+    assert stats.distinct_by_kind["worker"] == 1 and stats.distinct_by_kind["other"] >= 1
+    del ballast
+
+
+def test_the_launcher_times_a_real_main_py_and_collects_its_rusage(tmp_path: Path) -> None:
+    finished = Worker(["--help"], clean_environ(), tmp_path, sample_interval=0.01).start().wait(60)
+    assert finished.returncode == 0, finished.tail()
+    assert "once" in finished.stdout.read_text()
+    assert finished.cpu_s > 0 and 0 < finished.wall_s < 60 and not finished.killed
+    assert finished.max_single_rss_kb > 1000
+    hung = Worker(["--help"], clean_environ(), tmp_path).start()
+    os.kill(hung.pid, signal.SIGSTOP)  # it will never exit by itself
+    stopped = hung.wait(timeout=0.5)
+    assert stopped.killed and stopped.returncode == -9 and stopped.wall_s >= 0.5
+
+
+def test_what_a_process_group_leaves_running_is_found() -> None:
+    leader = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess; subprocess.Popen(['sleep', '30'])"],
+        start_new_session=True,
+    )
+    leader.wait(timeout=30)
+    try:
+        assert [name for _, name in group(leader.pid)] == ["sleep"]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader.pid, signal.SIGKILL)
+
+
+def test_load_attributes_busy_time_to_the_bench_its_workers_and_everyone_else() -> None:
+    start = CpuMark(at=0.0, busy=100.0, own=1.0, children=2.0)
+    end = CpuMark(at=10.0, busy=112.0, own=2.0, children=8.0)
+    load = between(start, end)
+    assert load["busy_cores"] == 1.2 and load["workers_cores"] == 0.6
+    assert load["bench_cores"] == 0.1 and load["background_cores"] == 0.5
+
+
+def _fake_result() -> dict:
+    memo = {"n": 20, "missing": 0, "p50": 3.0, "p95": 4.0, "min": 2.0, "max": 4.2, "mean": 3.1}
+    return {
+        "bench": {"mode": "full", "started_at": "2026-11-24T10:00:00+00:00", "duration_s": 840},
+        "machine": {"cores": 2, "cpu_model": "Test CPU", "packages": {"playwright": "1.65.2"}},
+        "floors": {
+            "browser_launch_s": {"p50": 0.6, "p95": 0.7, "n": 3},
+            "page_load_s": {"verify_pumping": {"p50": 0.5, "p95": 0.6, "n": 5}},
+            "notebook_s": {"verify_pumping": {"p50": 1.3, "p95": 1.4, "n": 3}},
+            "notebook_path": {"verify_pumping": "notebooks/verify_credit_recommendation.ipynb"},
+            "post_message_s": {"p50": 0.002, "p95": 0.003, "n": 20},
+            "link_s": {"verify_pumping": 1.8},
+        },
+        "groups": {
+            "1": {
+                "end_to_end": {"seen_to_done": memo, "seen_to_reply": {**memo, "p50": 1.2}},
+                "stages": {"scrape": {"per_memo": memo, "each": memo}},
+                "count": 20,
+                "answered": 20,
+                "duplicates": 0,
+            }
+        },
+        "targets_runs": {
+            "six_links": {"wall_s": {"p50": 2.0, "n": 2}, "slowest_link_floor_s": 1.8},
+            "cold": {"wall_s": {"p50": 3.75, "p95": 3.9, "n": 5}},
+        },
+        "backlog": {
+            "memos": 50,
+            "links_per_memo": 2,
+            "duplicates": 1,
+            "missing": 0,
+            "worker": {"command": "main.py once", "leftovers": ["chromium", "chromium"]},
+        },
+        "load": {"groups": {"wall_s": 100, "cores": 2, "background_cores": 0.9}},
+    }
+
+
+def test_targets_pass_fail_or_stay_unmeasured() -> None:
+    targets = evaluate(_fake_result())
+    assert [t["verdict"] for t in targets] == [
+        "PASS",  # six links: 2.0 s < 1.5 x 1.8 s
+        "FAIL",  # cold: 3.75 s, not under 2.5 s
+        "PASS",  # warm: 1.2 s < 1.5 s
+        "FAIL",  # backlog: one duplicate
+        "UNMEASURED",  # no idle scenario in this result: never a PASS by default
+    ]
+    assert targets[0]["limit"] == pytest.approx(2.7)
+    assert targets[1]["measured"] == 3.75
+
+
+def test_the_report_prints_every_section_it_has_data_for() -> None:
+    text = render(_fake_result())
+    assert "Test CPU, 2 cores" in text
+    assert "page load verify_pumping" in text and "1.30 s" in text
+    assert "2.0 ms" in text  # chat.postMessage, shown in milliseconds
+    assert "stage scrape: per memo" in text
+    [cold] = [line for line in text.splitlines() if "cold `once`" in line]
+    assert "3.75 s" in cold and "< 2.50 s" in cold and "FAIL" in cold
+    assert "1 duplicate(s), 0 missing" in text
+    assert "UNMEASURED" in text and "IDLE CYCLE" not in text
+    assert "during 1 of 1 scenarios (most: 0.90 cores, groups)" in text
+    assert "`main.py once` left 2 process(es) running after it exited: chromium" in text
+
+
+def test_small_formatting_rules() -> None:
+    assert [seconds(v) for v in (None, 0.0042, 1.234, 12.34)] == ["-", "4.2 ms", "1.23 s", "12.3 s"]
+    rendered = table(["name", "n"], [["a", "1"], ["long name"]]).splitlines()
+    assert rendered[2] == "  a          1" and rendered[3] == "  long name"
+
+
+def test_each_memo_and_stage_is_held_against_the_floor_of_its_own_links() -> None:
+    floors = Floors(
+        page_load={"a": [0.4, 0.6], "b": [1.0]},
+        notebook={"a": [1.0], "b": [2.0, 2.0, 9.0]},
+        post=[0.01],
+    )
+    assert floors.link("a") == 1.5 and floors.memo(("a", "b")) == 3.0  # slowest page + notebook
+    merged = floors.merge(Floors(page_load={"a": [0.5]}, post=[0.03]))
+    assert merged.page_p50("a") == 0.5 and merged.link("b") == 3.0
+    assert merged.post_p50() == pytest.approx(0.02)
+    memos = [
+        {
+            "links": ["a", "b"],
+            "seen_to_done_s": 6.0,
+            "timings": {"scrape_1": 1.0, "scrape_2": 2.0, "notebook_2": 4.0, "post": 0.02},
+        }
+    ]
+    figures = memo_floor_figures(memos, floors)
+    assert figures["ratio_to_floor"]["p50"] == 2.0
+    assert figures["stage_vs_floor"]["scrape"]["p50"] == 2.0  # 1.0/0.5 and 2.0/1.0
+    assert figures["stage_vs_floor"]["notebook"]["p50"] == 2.0
+    assert figures["stage_vs_floor"]["post"]["p50"] == 2.0
+    assert slowest_link_floor({"runs": [{"link_keys": ["a", "b"]}]}, floors) == 3.0
+    assert slowest_link_floor({"runs": [{"link_keys": ["a", "zz"]}]}, floors) is None
