@@ -30,7 +30,7 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 
 test: lint chromium
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
 
 # Not part of `test`: about 15 minutes against the sandbox (BENCH_ARGS=--quick for a smoke run).
 bench: $(STAMP) chromium

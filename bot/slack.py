@@ -35,6 +35,7 @@ BOT_SCOPES: dict[str, str] = {
     "channels:history": "read the memo channel (public)",
     "groups:history": "read the memo channel if it is private",
     "channels:read": "resolve `#name` to an ID, check membership",
+    "groups:read": "the same for a private memo channel",
     "chat:write": "reply in threads, DM the alert user",
     "reactions:write": "👀 while working, ✅ or ❌ after",
     "im:write": "open the DM with the alert user",

@@ -33,6 +33,7 @@ BOT_SCOPES = (
     "channels:history",
     "groups:history",
     "channels:read",
+    "groups:read",
     "chat:write",
     "reactions:write",
     "im:write",
