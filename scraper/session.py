@@ -10,7 +10,6 @@ screenshot and a trace, owner-only, in the data dir.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 import tempfile
@@ -47,6 +46,11 @@ from scraper.pages.explore import ExplorePage
 
 log = logging.getLogger(__name__)
 TRACE_BUDGET_BYTES = 25 * 1024 * 1024
+# Chromium can leave `page.close()` unanswered for good when the page is navigating itself at
+# that moment (a client-side hop such as the guard's `location.replace`); closing a context or a
+# browser has always answered. So every close is bounded, and a page that would not close is
+# given up together with its context once no other page needs it.
+CLOSE_SECONDS = 5.0
 T = TypeVar("T")
 
 
@@ -86,6 +90,7 @@ class LookerBrowser:
         self._pages = asyncio.Semaphore(pages)
         self._starting = asyncio.Lock()
         self._in_flight = 0
+        self._context_stuck = False  # a page of the context would not close: replace it
         self._batch_trace: Path | None = None
         self._batch_failed = False
 
@@ -143,8 +148,11 @@ class LookerBrowser:
             return await self._start_context()
 
     async def _start_context(self) -> BrowserContext:
-        if self._context is not None and self._browser is not None and self._browser.is_connected():
+        connected = self._browser is not None and self._browser.is_connected()
+        if self._context is not None and connected:
             return self._context
+        if connected:  # its last context was given up: a new one in the same browser
+            return await self._new_context()
         if self._browser is not None:  # it crashed: start afresh, leaving nothing behind
             await self._close_browser()
         if self._playwright is None:
@@ -167,6 +175,10 @@ class LookerBrowser:
                 f"{first_line(exc)}",
                 setting="CHROMIUM_PATH",
             ) from None
+        return await self._new_context()
+
+    async def _new_context(self) -> BrowserContext:
+        assert self._browser is not None
         self._context = await self._browser.new_context(
             storage_state=self.storage_state,  # type: ignore[arg-type]
             viewport={"width": 1400, "height": 1000},
@@ -182,9 +194,9 @@ class LookerBrowser:
     async def _close_browser(self) -> None:
         for closer in (self._context, self._browser):
             if closer is not None:
-                with contextlib.suppress(PlaywrightError):
-                    await closer.close()
+                await _bounded(closer.close(), f"closing the {type(closer).__name__.lower()}")
         self._context = self._browser = None
+        self._context_stuck = False
         self._batch_trace = None
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
@@ -205,8 +217,7 @@ class LookerBrowser:
             await looker.wait_settled()
         finally:
             self.guard.forget(page)
-            with contextlib.suppress(PlaywrightError):
-                await page.close()
+            await self._close_page(page)
 
     # --- reading one link -------------------------------------------------------------------
 
@@ -219,6 +230,8 @@ class LookerBrowser:
             self._in_flight -= 1
             if self._in_flight == 0:
                 await self._end_batch()
+                if self._context_stuck:
+                    await self._give_up_context()
 
     async def _read_page(self, link: LookerLink, explain: Explanation) -> ScrapedQuery:
         context = await self._ensure_context()
@@ -240,8 +253,7 @@ class LookerBrowser:
             raise
         finally:
             self.guard.forget(page)
-            with contextlib.suppress(PlaywrightError):
-                await page.close()
+            await self._close_page(page)
         if self.options.trace:
             explain.files.append(str(trace))
         return ScrapedQuery(
@@ -252,6 +264,17 @@ class LookerBrowser:
             str(trace) if self.options.trace else None,
             round(time.monotonic() - started, 3),
         )
+
+    async def _close_page(self, page: Page) -> None:
+        if not await _bounded(page.close(), "closing a page"):
+            self._context_stuck = True
+
+    async def _give_up_context(self) -> None:
+        """Close the context a page would not leave; the next link gets a new one."""
+        context, self._context, self._context_stuck = self._context, None, False
+        if context is not None:
+            log.info("replacing the browser context: one of its pages would not close")
+            await _bounded(context.close(), "closing the browser context")
 
     def _check(self, page: Page) -> Any:
         return lambda url: self.guard.raise_if_blocked(page, url)
@@ -345,6 +368,18 @@ async def _goto(page: Page, url: str) -> Any:
                 f"Looker could not be reached ({first_line(exc)})", url=url
             ) from None
         raise BrowserCrashed(f"the browser failed: {first_line(exc)}", url=url) from None
+
+
+async def _bounded(closing: Coroutine[Any, Any, None], what: str) -> bool:
+    """Whether `closing` finished within CLOSE_SECONDS (a browser already gone counts)."""
+    try:
+        await asyncio.wait_for(closing, CLOSE_SECONDS)
+    except PlaywrightError:
+        return True
+    except TimeoutError:
+        log.warning("%s took over %g s: left behind", what, CLOSE_SECONDS)
+        return False
+    return True
 
 
 def _slug(url: str) -> str:

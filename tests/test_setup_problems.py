@@ -8,6 +8,7 @@ thread gets a word, and the memos are answered once it is fixed.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,18 +62,24 @@ def test_a_browser_that_will_not_start_stops_the_cycle_without_a_word_in_any_thr
     assert next(r["text"] for r in world.bot_replies(memo["ts"])).startswith("Approved, $")
 
 
-def test_a_missing_notebook_is_found_before_any_memo_is_claimed(world: World) -> None:
+def test_a_missing_notebook_is_found_before_any_memo_is_claimed(
+    world: World, tmp_path: Path
+) -> None:
+    # A copy of the product's notebook goes missing, never the repository's own: other tests
+    # run the real one at the same time.
     memo = world.memo("verify_pumping")
-    verify = world.settings.notebook.products[0].notebook
-    moved = verify.with_suffix(".away")
-    verify.rename(moved)
-    try:
-        with pytest.raises(SetupError, match="cannot read notebook"):
-            commands.once(world.settings)
-        assert state_of(world, memo["ts"]) == (Status.SEEN, 0)
-    finally:
-        moved.rename(verify)
-    commands.once(world.settings)
+    verify = world.settings.notebook.products[0]
+    copy = tmp_path / verify.notebook.name
+    shutil.copyfile(verify.notebook, copy)
+    products = (replace(verify, notebook=copy), *world.settings.notebook.products[1:])
+    settings = replace(world.settings, notebook=replace(world.settings.notebook, products=products))
+    moved = copy.with_suffix(".away")
+    copy.rename(moved)
+    with pytest.raises(SetupError, match="cannot read notebook"):
+        commands.once(settings)
+    assert state_of(world, memo["ts"]) == (Status.SEEN, 0)
+    moved.rename(copy)
+    commands.once(settings)
     assert world.bot_replies(memo["ts"])[0]["text"].startswith("Approved, $")
 
 
