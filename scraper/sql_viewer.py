@@ -1,15 +1,18 @@
 """Read the whole query out of whatever shows it: an editor's text model, a textarea, a pre block.
 
 A code editor may draw only the lines in view, so its DOM text is a fragment: each engine's own
-text model is read instead (Ace, CodeMirror 5 and 6, Monaco). Only where an editor exposes no
-model is it scrolled top to bottom, pairing each drawn line with its gutter number, and the set
-proven complete (1..N, bottom reached) before anything is returned.
+text model is read instead (Ace, CodeMirror 5 and 6, Monaco). Where an editor exposes no model
+(Monaco bundled into an app leaves no `window.monaco`), it is copied as a person copies it:
+select all, copy, and the text the editor's own copy handler hands the clipboard is taken. Only
+an editor that does neither is scrolled top to bottom, pairing each drawn line with its gutter
+number, and the set proven complete (1..N, bottom reached) before anything is returned.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 
 from core.errors import IncompleteSQL
@@ -99,14 +102,35 @@ SCROLL = r"""
 }
 """
 
+# Catches what the editor's own copy handler hands the clipboard: `clipboardData` where the
+# editor sets it (Ace, CodeMirror 6, Monaco), else the selection of its own hidden textarea
+# (CodeMirror 5 lets the browser copy that). Never the page's selection: that is drawn text, a
+# fragment of a virtualised editor. The listener sits on `window`, after the editor's.
+ARM_COPY = r"""
+(editor) => {
+  window.__creditbotCopy = null;
+  window.addEventListener('copy', (e) => {
+    let text = e.clipboardData ? e.clipboardData.getData('text/plain') : '';
+    const area = document.activeElement;
+    if (!text && area && area.matches('textarea') && editor.contains(area))
+      text = area.value.slice(area.selectionStart, area.selectionEnd);
+    window.__creditbotCopy = text || null;
+  }, {once: true});
+}
+"""
+COPIED = "() => window.__creditbotCopy"
+COPY_CLICK_MS = 2000
+
 FRAMES = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
 MAX_STEPS = 5_000
 
+# Drawn elements only: an editor may keep hidden ones to measure with (CodeMirror 6's gutter
+# holds an invisible "999" that sizes it for the longest line number).
 BOXES = r"""
-(els) => els.map((e) => {
+(els) => els.filter((e) => getComputedStyle(e).visibility !== 'hidden').map((e) => {
   const r = e.getBoundingClientRect();
   return [r.top, r.bottom, e.textContent.replace(/\u200b/g, '').replace(/\u00a0/g, ' ')];
-})
+}).filter(([top, bottom]) => bottom > top)
 """
 
 
@@ -125,6 +149,33 @@ async def read_viewer(viewer: Locator) -> Reading | None:
     engine = found["engine"]
     method = "text" if engine in ("textarea", "pre") else "model"
     return Reading(engine, found["text"], method)
+
+
+async def copy_text(page: Page, viewer: Locator, policy: LookerPolicy) -> Reading | None:
+    """Select all in the editor and copy, keeping what its copy handler gives; None if it gave
+    nothing, or fewer lines than its gutter numbers show."""
+    found = await viewer.evaluate(READ) or {}
+    editor = await viewer.evaluate_handle(
+        "(e) => e.closest('.ace_editor, .CodeMirror, .cm-editor, .monaco-editor') || e"
+    )
+    await page.evaluate(ARM_COPY, editor)
+    try:
+        await viewer.click(timeout=COPY_CLICK_MS)
+    except PlaywrightError:  # covered or moving: not an editor a person could copy from now
+        return None
+    await page.keyboard.press("ControlOrMeta+A")
+    await page.keyboard.press("ControlOrMeta+C")
+    await page.evaluate(FRAMES)
+    text = await page.evaluate(COPIED)
+    if not text:
+        return None
+    numbers_at = await _first_present(viewer, policy, "editor_line_number")
+    if numbers_at is not None:
+        drawn = [n[2].strip() for n in await numbers_at.evaluate_all(BOXES)]
+        highest = max((int(n) for n in drawn if n.isdigit()), default=0)
+        if text.count("\n") + 1 < highest:
+            return None  # a part of the query, not the whole
+    return Reading(found.get("engine", "editor"), text, "copied")
 
 
 async def scroll_and_collect(

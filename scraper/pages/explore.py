@@ -20,7 +20,7 @@ from core.sqlcheck import check_read_only
 from scraper.cascade import cascade
 from scraper.locate import locate, visible
 from scraper.pages.app import LookerPage
-from scraper.sql_viewer import Reading, read_viewer, scroll_and_collect
+from scraper.sql_viewer import Reading, copy_text, read_viewer, scroll_and_collect
 
 POLL_MS = 50
 LOOK_AGAIN_SECONDS = 1.0  # the whole cascade again even if the DOM did not change
@@ -106,8 +106,9 @@ class ExplorePage(LookerPage):
 
     async def _read_viewers(self, scope: Page | Locator, loading: bool) -> str | None:
         """The first viewer whose text is one read-only query; an editor without a text model
-        is scrolled through only when nothing else showed the query and the page is still."""
-        to_scroll: tuple[Locator, str] | None = None
+        is copied, then scrolled through, only when nothing else showed the query and the page
+        is still."""
+        no_model: tuple[Locator, str] | None = None
         for selector, source in cascade(self.policy, "sql_viewer"):
             for candidate in await visible(locate(scope, selector), limit=3):
                 reading = await read_viewer(candidate)
@@ -115,12 +116,19 @@ class ExplorePage(LookerPage):
                     continue
                 how = _how(selector, source)
                 if reading.text is None:
-                    to_scroll = to_scroll or (candidate, how)
+                    no_model = no_model or (candidate, how)
                     self.explain.step("viewer", f"{how}: a {reading.engine} editor, no text model")
                 elif self._valid(reading, how):
                     return reading.text
-        if to_scroll is not None and not loading and self._due("scroll"):
-            candidate, how = to_scroll
+        if no_model is not None and not loading and self._due("copy"):
+            self.done_at["copy"] = time.monotonic()
+            candidate, how = no_model
+            copied = await copy_text(self.page, candidate, self.policy)
+            if copied is not None and self._valid(copied, how):
+                return copied.text
+            self.explain.step("viewer", f"{how}: copying it gave no whole query")
+        if no_model is not None and not loading and self._due("scroll"):
+            candidate, how = no_model
             reading = await scroll_and_collect(self.page, candidate, self.policy, self.url)
             if self._valid(reading, how):
                 return reading.text
