@@ -11,7 +11,7 @@ import pytest
 
 from core.errors import NotebookFailed, SetupError
 from notebooks import runner
-from notebooks.kernels import KernelPool
+from notebooks.kernels import KernelPool, imported_modules
 from notebooks.runner import run_notebook
 from tests.notebook_files import make_notebook
 
@@ -88,3 +88,35 @@ def test_no_kernel_is_a_setup_problem(monkeypatch: pytest.MonkeyPatch, tmp_path:
             pool.submit(job(fine, "", tmp_path / "f.ipynb")).result(timeout=60)
     finally:
         pool.close()
+
+
+def test_a_booted_kernel_has_the_notebooks_imports_done_and_nothing_else(tmp_path: Path) -> None:
+    # `wave` is a standard module nothing in a kernel imports by itself; the notebook reports
+    # whether it was already imported before its own import, and what its namespace holds.
+    notebook = make_notebook(
+        tmp_path / "imports.ipynb",
+        [
+            "import sys\nalready = 'wave' in sys.modules",
+            "import wave\nfrom no_such_module_at_all import x",
+        ],
+    )
+    assert imported_modules([notebook, tmp_path / "missing.ipynb"]) == (
+        "sys",
+        "wave",
+        "no_such_module_at_all",
+    )
+    probe = make_notebook(
+        tmp_path / "probe.ipynb",
+        [
+            "import sys",
+            "assert not {'_creditbot_preload', 'importlib', 'name'} & set(globals())",
+            "credit_amount = int('wave' in sys.modules)",
+        ],
+    )
+    for preload, expected in ((imported_modules([notebook]), 1), ((), 0)):
+        pool = KernelPool(1, preload=preload)
+        try:
+            result = pool.submit(job(probe, "", tmp_path / "p.ipynb")).result(timeout=60)
+        finally:
+            pool.close()
+        assert result.credit == expected, preload

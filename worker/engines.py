@@ -60,11 +60,14 @@ class Engines:
 
     def kernels(self) -> KernelPool:
         """The pool, started (its kernels booting) on first use."""
-        from notebooks.kernels import KernelPool
+        from notebooks.kernels import KernelPool, imported_modules
 
         self._used_at = time.monotonic()
         if self._kernels is None:
-            self._kernels = KernelPool(self.settings.notebook.kernels)
+            notebooks = [product.notebook for product in self.settings.notebook.products]
+            self._kernels = KernelPool(
+                self.settings.notebook.kernels, preload=imported_modules(notebooks)
+            )
         self._kernels.start()
         return self._kernels
 
