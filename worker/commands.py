@@ -118,7 +118,7 @@ def run(settings: Settings, *, stop: threading.Event | None = None, wait: bool =
     settings.require_slack()
     writable(settings.data_dir)
     stop = stop or threading.Event()
-    with worker_lock(settings.data_dir, wait=wait), Engines(settings) as engines:
+    with worker_lock(settings.data_dir, wait=wait), Engines(settings, warm=True) as engines:
         scheduler = BackgroundScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
