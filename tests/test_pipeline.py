@@ -79,10 +79,11 @@ def test_run_keeps_the_browser_and_kernels_warm_and_renews_them_on_a_new_session
     world: World,
 ) -> None:
     settings = replace(world.settings, keep_warm_seconds=3600)
-    with Engines(settings) as engines:
+    with Engines(settings, warm=True) as engines:  # as `run` makes them
         first = world.memo("verify_pumping")
         commands._cycle(settings, engines)
         assert engines.browsers_started == 1
+        assert "pandas" in engines.kernels().preload, "spares boot with the notebooks' imports"
         # Each kernel thread booted one, and the one that ran the notebook boots its next spare
         # once the notebook is done: that may still be under way when the cycle has returned.
         kernels = settings.notebook.kernels + 1
