@@ -159,6 +159,7 @@ async def copy_text(page: Page, viewer: Locator, policy: LookerPolicy) -> Readin
         "(e) => e.closest('.ace_editor, .CodeMirror, .cm-editor, .monaco-editor') || e"
     )
     await page.evaluate(ARM_COPY, editor)
+    await editor.dispose()
     try:
         await viewer.click(timeout=COPY_CLICK_MS)
     except PlaywrightError:  # covered or moving: not an editor a person could copy from now
