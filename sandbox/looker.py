@@ -178,6 +178,7 @@ class LookerSandbox:
         self._faults: list[int] = []
         self._expire_countdown: int | None = None
         self._delays: list[int] = []
+        self._slow_queries: dict[str, int] = {}  # qid -> delay of every API call about it
         self._api_in_flight = 0
         self.api_in_flight_peak = 0  # most API requests being answered at once, ever
         self._servers: list[_Server] = []
@@ -326,6 +327,12 @@ class LookerSandbox:
         with self._lock:
             self._delays.extend([delay_ms] * count)
 
+    def slow_query(self, qid: str, delay_ms: int) -> None:
+        """Every API call about this query (its page, its SQL) answers after `delay_ms`,
+        whichever order the browser asks in."""
+        with self._lock:
+            self._slow_queries[qid] = delay_ms
+
     def _log(self, request: Request) -> None:
         with self._lock:
             self.requests.append(request)
@@ -428,9 +435,11 @@ class LookerSandbox:
             return False
 
     def _api(self, h: _Handler, path: str) -> None:
+        parts = path.strip("/").split("/")
         with self._lock:
             fault = self._faults.pop(0) if self._faults else None
             delay = self._delays.pop(0) if self._delays else self.render_delay_ms
+            delay = max(delay, self._slow_queries.get(self._qid_of(parts, h.query()), 0))
             self._api_in_flight += 1
             self.api_in_flight_peak = max(self.api_in_flight_peak, self._api_in_flight)
         try:
@@ -438,7 +447,6 @@ class LookerSandbox:
         finally:
             with self._lock:
                 self._api_in_flight -= 1
-        parts = path.strip("/").split("/")
         if fault is not None:
             h.json(fault, {"error": "internal_error"})
         elif parts == ["api", "internal", "page"]:
@@ -452,6 +460,19 @@ class LookerSandbox:
                 self._count_sql_read()
         else:
             h.json(404, {"error": "not_found"})
+
+    def _qid_of(self, parts: list[str], params: dict[str, str]) -> str | None:
+        """The query an API call is about: its SQL, or the page of its explore or Look."""
+        if len(parts) == 5 and parts[2] == "queries":
+            return parts[3]
+        url = urllib.parse.urlsplit(params.get("path", ""))
+        page = [p for p in url.path.split("/") if p]
+        if page[:1] == ["explore"]:
+            return dict(urllib.parse.parse_qsl(url.query)).get("qid")
+        if len(page) == 2 and page[0] == "looks" and page[1].isdigit():
+            look = self._looks.get(int(page[1]))
+            return look[0] if look else None
+        return None
 
     def _page(self, target: str) -> dict:
         """What the SPA should draw at `target` (a path with its query)."""
