@@ -465,13 +465,8 @@ class LookerSandbox:
         """The query an API call is about: its SQL, or the page of its explore or Look."""
         if len(parts) == 5 and parts[2] == "queries":
             return parts[3]
-        url = urllib.parse.urlsplit(params.get("path", ""))
-        page = [p for p in url.path.split("/") if p]
-        if page[:1] == ["explore"]:
-            return dict(urllib.parse.parse_qsl(url.query)).get("qid")
-        if len(page) == 2 and page[0] == "looks" and page[1].isdigit():
-            look = self._looks.get(int(page[1]))
-            return look[0] if look else None
+        if parts == ["api", "internal", "page"]:
+            return self._page(params.get("path", "/")).get("qid")
         return None
 
     def _page(self, target: str) -> dict:

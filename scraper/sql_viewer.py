@@ -17,7 +17,7 @@ from playwright.async_api import Locator, Page
 
 from core.errors import IncompleteSQL
 from core.policies import LookerPolicy
-from scraper.cascade import cascade
+from scraper.cascade import EDITORS_CSS, cascade
 from scraper.locate import locate
 
 # Whatever element matched, the reading is of the editor around it, if any: a drawn line of a
@@ -151,13 +151,12 @@ async def read_viewer(viewer: Locator) -> Reading | None:
     return Reading(engine, found["text"], method)
 
 
-async def copy_text(page: Page, viewer: Locator, policy: LookerPolicy) -> Reading | None:
-    """Select all in the editor and copy, keeping what its copy handler gives; None if it gave
-    nothing, or fewer lines than its gutter numbers show."""
-    found = await viewer.evaluate(READ) or {}
-    editor = await viewer.evaluate_handle(
-        "(e) => e.closest('.ace_editor, .CodeMirror, .cm-editor, .monaco-editor') || e"
-    )
+async def copy_text(
+    page: Page, viewer: Locator, policy: LookerPolicy, engine: str
+) -> Reading | None:
+    """Select all in the `engine` editor and copy, keeping what its copy handler gives; None if
+    it gave nothing, or fewer lines than its gutter numbers show."""
+    editor = await viewer.evaluate_handle("(e, css) => e.closest(css) || e", EDITORS_CSS)
     await page.evaluate(ARM_COPY, editor)
     await editor.dispose()
     try:
@@ -176,7 +175,7 @@ async def copy_text(page: Page, viewer: Locator, policy: LookerPolicy) -> Readin
         highest = max((int(n) for n in drawn if n.isdigit()), default=0)
         if text.count("\n") + 1 < highest:
             return None  # a part of the query, not the whole
-    return Reading(found.get("engine", "editor"), text, "copied")
+    return Reading(engine, text, "copied")
 
 
 async def scroll_and_collect(

@@ -91,8 +91,9 @@ def test_no_kernel_is_a_setup_problem(monkeypatch: pytest.MonkeyPatch, tmp_path:
 
 
 def test_a_booted_kernel_has_the_notebooks_imports_done_and_nothing_else(tmp_path: Path) -> None:
-    # `wave` is a standard module nothing in a kernel imports by itself; the notebook reports
-    # whether it was already imported before its own import, and what its namespace holds.
+    # `wave` is a standard module nothing in a kernel imports by itself. The first notebook only
+    # names what to preload (one module that does not exist); the probe reports whether `wave`
+    # was imported before it asked, and that the preload left no name in its namespace.
     notebook = make_notebook(
         tmp_path / "imports.ipynb",
         [

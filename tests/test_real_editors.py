@@ -110,7 +110,8 @@ def test_copying_a_real_editor_gives_the_whole_query(engine: str, looker: str) -
             viewer = page.locator(".ace_editor, .CodeMirror, .cm-editor, .monaco-editor")
             lines = viewer.locator(".ace_line, .CodeMirror-line, .cm-line, .view-line")
             await lines.filter(visible=True).first.wait_for()
-            reading = await copy_text(page, viewer.first, LookerPolicy(base_url=looker))
+            policy = LookerPolicy(base_url=looker)
+            reading = await copy_text(page, viewer.first, policy, engine)
             await browser.close()
             assert reading is not None, "the editor's copy handler gave nothing"
             return reading.method, reading.text

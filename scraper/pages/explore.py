@@ -108,7 +108,7 @@ class ExplorePage(LookerPage):
         """The first viewer whose text is one read-only query; an editor without a text model
         is copied, then scrolled through, only when nothing else showed the query and the page
         is still."""
-        no_model: tuple[Locator, str] | None = None
+        no_model: tuple[Locator, str, str] | None = None
         for selector, source in cascade(self.policy, "sql_viewer"):
             for candidate in await visible(locate(scope, selector), limit=3):
                 reading = await read_viewer(candidate)
@@ -116,19 +116,19 @@ class ExplorePage(LookerPage):
                     continue
                 how = _how(selector, source)
                 if reading.text is None:
-                    no_model = no_model or (candidate, how)
+                    no_model = no_model or (candidate, how, reading.engine)
                     self.explain.step("viewer", f"{how}: a {reading.engine} editor, no text model")
                 elif self._valid(reading, how):
                     return reading.text
         if no_model is not None and not loading and self._due("copy"):
             self.done_at["copy"] = time.monotonic()
-            candidate, how = no_model
-            copied = await copy_text(self.page, candidate, self.policy)
+            candidate, how, engine = no_model
+            copied = await copy_text(self.page, candidate, self.policy, engine)
             if copied is not None and self._valid(copied, how):
                 return copied.text
             self.explain.step("viewer", f"{how}: copying it gave no whole query")
         if no_model is not None and not loading and self._due("scroll"):
-            candidate, how = no_model
+            candidate, how, _ = no_model
             reading = await scroll_and_collect(self.page, candidate, self.policy, self.url)
             if self._valid(reading, how):
                 return reading.text
