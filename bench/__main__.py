@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or REPO / "data" / "bench" / f"bench-{stamp:%Y%m%d-%H%M%S}.json"
     work = Path(tempfile.mkdtemp(prefix="creditbot-bench-"))
     say = Progress()
+    adopted = load.adopt_orphans()
     result: dict[str, Any] = {
         "bench": {
             "mode": "quick" if args.quick else "full",
@@ -89,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         "scenario_seconds": {},
         "load": {},
         "errors": {},
-        "notes": [],
+        "notes": []
+        if adopted
+        else ["the bench could not adopt its descendants' orphans: their CPU counts as others'"],
     }
 
     def step(name: str, work_fn: Callable[[], T]) -> T | None:

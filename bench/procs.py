@@ -18,7 +18,7 @@ from typing import Any
 PROC = Path("/proc")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TICK = os.sysconf("SC_CLK_TCK")
-KINDS = ("worker", "chromium", "kernel", "playwright", "other")
+KINDS = ("worker", "chromium", "kernel", "fork server", "playwright", "other")
 _CHROMIUM = re.compile(r"chrom(e|ium)|headless_shell", re.IGNORECASE)
 
 
@@ -26,9 +26,11 @@ _CHROMIUM = re.compile(r"chrom(e|ium)|headless_shell", re.IGNORECASE)
 class Proc:
     pid: int
     ppid: int
+    state: str  # R, S, D, Z (exited, not reaped yet)...
     pgrp: int  # process group: a worker's leftovers keep its group after it exits
     rss: int  # bytes
     cpu: float  # user + system seconds so far
+    reaped_cpu: float  # user + system seconds of the children it has reaped
     start: int  # start time in clock ticks since boot: tells a reused pid apart
 
 
@@ -56,10 +58,12 @@ def read_stat(pid: int, proc: Path = PROC) -> Proc | None:
     fields = raw[raw.rindex(b")") + 2 :].split()
     return Proc(
         pid=pid,
+        state=fields[0].decode(),
         ppid=int(fields[1]),
         pgrp=int(fields[2]),
         rss=int(fields[21]) * PAGE,
         cpu=(int(fields[11]) + int(fields[12])) / TICK,
+        reaped_cpu=(int(fields[13]) + int(fields[14])) / TICK,
         start=int(fields[19]),
     )
 
@@ -82,13 +86,17 @@ def read_pss(pid: int, proc: Path = PROC) -> int | None:
     return None
 
 
-def classify(cmdline: list[str], *, root: bool = False) -> str:
-    """What a process is, from its command line: the bench counts browsers and kernels."""
+def classify(cmdline: list[str], *, root: bool = False, parent: str = "") -> str:
+    """What a process is, from its command line (and its parent's kind, for a kernel forked by
+    the fork server, which keeps the server's command line): the bench counts browsers and
+    kernels."""
     if root:
         return "worker"
     joined = " ".join(cmdline)
     if "ipykernel_launcher" in joined or "-m ipykernel" in joined:
         return "kernel"
+    if len(cmdline) > 1 and os.path.basename(cmdline[1]) == "forkserver.py":
+        return "kernel" if parent == "fork server" else "fork server"
     # /usr/bin/chromium may be a shell wrapper: look at the program and its first argument.
     if any(_CHROMIUM.search(os.path.basename(arg)) for arg in cmdline[:2]):
         return "chromium"
@@ -141,7 +149,7 @@ def tree(root: int, proc: Path = PROC) -> list[Proc]:
     for p in stats.values():
         children.setdefault(p.ppid, []).append(p.pid)
     out, todo = [], [root]
-    while todo:
+    while todo:  # depth first: a process comes before its children
         pid = todo.pop()
         out.append(stats[pid])
         todo.extend(children.get(pid, []))
@@ -273,9 +281,11 @@ class TreeSampler:
 
     def _discover(self) -> list[tuple[Proc, str]]:
         found = []
-        for p in tree(self.root, self.proc):
+        kinds: dict[int, str] = {}
+        for p in tree(self.root, self.proc):  # parents before their children
             cmdline = read_cmdline(p.pid, self.proc)
-            kind = classify(cmdline, root=p.pid == self.root)
+            kind = classify(cmdline, root=p.pid == self.root, parent=kinds.get(p.ppid, ""))
+            kinds[p.pid] = kind
             found.append((p, kind))
             with self._lock:
                 self._latest[(p.pid, p.start)] = kind

@@ -254,8 +254,11 @@ def _backlog(r: dict[str, Any]) -> str:
         ["CPU (user+sys, worker and reaped children)", seconds(b.get("cpu_s"))],
         ["peak RSS of the worker tree", mib(b.get("peak_rss_bytes"))],
         [
-            "  of which worker / chromium / kernel / driver",
-            " / ".join(mib(by_kind.get(k)) for k in ("worker", "chromium", "kernel", "playwright")),
+            "  of which worker / chromium / kernels / fork server / driver",
+            " / ".join(
+                mib(by_kind.get(k))
+                for k in ("worker", "chromium", "kernel", "fork server", "playwright")
+            ),
         ],
         ["peak PSS of the worker tree (shared pages split)", mib(b.get("peak_pss_bytes"))],
         [

@@ -161,3 +161,4 @@ class NotebookPolicy:
     sql_dialect: str = "trino"
     products: tuple[Product, ...] = ()
     kernels: int = 2  # notebooks run side by side, each in its own kernel
+    fork_kernels: bool = True  # fork each kernel from one that imported everything (Linux)

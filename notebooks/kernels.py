@@ -5,10 +5,14 @@ pool's threads therefore keeps one kernel booted ahead of time; a run takes it, 
 starts the next one at once, while other work goes on. A kernel runs exactly one notebook and is
 shut down after it, as before: one memo's variables can never reach another's credit.
 
-A booted kernel also imports, ahead of time, the modules the product notebooks import (pandas
-and SQLAlchemy take longer to import than the credit takes to compute). Only the interpreter's
-module cache is filled: nothing is bound in the notebook's namespace, and a module that fails
-to import is left for the notebook's own import to report.
+On Linux the kernels are forked from a fork server (`notebooks/forkserver.py`) that imported
+ipykernel and the product notebooks' modules once (pandas and SQLAlchemy take longer to import
+than the credit takes to compute): a kernel is ready in a fraction of the CPU of a boot, and
+shares those modules' memory. Where a kernel cannot be forked (another OS, another kernel spec,
+the server gone or refusing), it is booted as jupyter_client boots it, and may import the same
+modules ahead of time itself. Either way only the interpreter's module cache is filled: nothing
+is bound in the notebook's namespace, and a module that fails to import is left for the
+notebook's own import to report.
 
 Each thread drives its kernels with its own event loop (jupyter's `run_sync` keeps one per
 thread), which is why a kernel is started, used and stopped on the same thread.
@@ -17,17 +21,27 @@ thread), which is why a kernel is started, used and stopped on the same thread.
 from __future__ import annotations
 
 import ast
+import asyncio
+import contextlib
+import itertools
+import json
 import logging
+import os
 import queue
+import signal
+import subprocess
+import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import nbformat
 from jupyter_client.kernelspec import NoSuchKernel
+from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.utils import run_sync
 
 from core.errors import NotebookFailed, SetupError
@@ -55,10 +69,13 @@ class _Job:
 
 
 class KernelPool:
-    def __init__(self, size: int, preload: tuple[str, ...] = ()) -> None:
+    def __init__(self, size: int, preload: tuple[str, ...] = (), *, fork: bool = False) -> None:
         self.size = size
-        self.preload = preload  # modules each kernel imports as soon as it is booted
+        self.preload = preload  # modules each kernel has imported before its notebook starts
+        self.fork = fork  # fork the kernels from a server that imported `preload` once
         self.kernels_started = 0  # every kernel ever started, for the benchmark and the tests
+        self.kernels_forked = 0  # of which forked from the server
+        self._server: ForkServer | None = None
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -68,6 +85,8 @@ class KernelPool:
         """Boot the threads (and so their kernels) now, ahead of the first notebook."""
         with self._lock:
             self._closing.clear()
+            if self.fork and self._server is None:
+                self._server = ForkServer(self.preload)
             while len(self._threads) < self.size:
                 thread = threading.Thread(
                     target=self._serve, name=f"creditbot-kernel-{len(self._threads)}", daemon=True
@@ -91,6 +110,10 @@ class KernelPool:
             self._jobs.put(None)
         for thread in threads:
             thread.join(timeout=60)
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.close()
 
     # --- one thread -------------------------------------------------------------------------
 
@@ -126,8 +149,13 @@ class KernelPool:
             _stop(spare)
 
     def _boot(self) -> Any:
-        kernel = runner.LocalKernelManager(kernel_name=runner.KERNEL)
+        kernel = runner.LocalKernelManager(kernel_name=runner.KERNEL, kernel_id=str(uuid.uuid4()))
         try:
+            if self._server is not None:
+                kernel.provisioner = ForkProvisioner(
+                    kernel_id=kernel.kernel_id, kernel_spec=kernel.kernel_spec, parent=kernel
+                )
+                kernel.provisioner.server = self._server
             run_sync(kernel.start_kernel)()
         except NoSuchKernel:
             raise SetupError(
@@ -140,9 +168,11 @@ class KernelPool:
                 notebook="(kernel)",
                 transient=True,
             ) from None
+        forked = isinstance(kernel.provisioner, ForkProvisioner) and kernel.provisioner.forked
         with self._lock:
             self.kernels_started += 1
-        if self.preload:
+            self.kernels_forked += forked
+        if self.preload and not forked:
             _preload(kernel, self.preload)
         return kernel
 
@@ -196,3 +226,222 @@ def _stop(kernel: Any) -> None:
         run_sync(kernel.shutdown_kernel)(now=True)
     except Exception as exc:  # one that already died needs no stopping
         log.debug("stopping a kernel: %s", exc)
+
+
+# --- kernels forked from a server that imported everything once ----------------------------------
+
+FORK_SERVER = Path(__file__).with_name("forkserver.py")
+FORK_SECONDS = 10  # a fork answers in milliseconds; the server's own preload is waited for apart
+
+
+class ForkUnavailable(Exception):
+    """The fork server cannot give a kernel (it did not start, refused, or died): boot one."""
+
+
+def can_fork() -> bool:
+    """Forking a process that has imported numpy and zmq is safe on Linux; macOS's system
+    libraries are not fork-safe (why Python itself spawns there), and Windows has no fork."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+class ForkServer:
+    """The fork server process (`notebooks/forkserver.py`) and the kernels it forked, from the
+    worker's side. It is started with the worker's Python and environment and ends when the
+    worker closes it, or dies (end of its stdin)."""
+
+    def __init__(self, modules: tuple[str, ...]) -> None:
+        self.modules = modules
+        self.failed: list[str] = []  # modules the server could not import
+        self._process = subprocess.Popen(
+            [sys.executable, str(FORK_SERVER), json.dumps(list(modules))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,  # the terminal's Ctrl-C is for the worker, not for it
+        )
+        self._ready = threading.Event()
+        self._problem: str | None = None
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._asked: dict[int, Future[int]] = {}
+        self._kernels: dict[int, ForkedKernel] = {}
+        self._complained = False
+        self._reader = threading.Thread(
+            target=self._read,
+            args=(self._process.stdout,),
+            name="creditbot-fork-server",
+            daemon=True,
+        )
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def complain(self, problem: ForkUnavailable) -> None:
+        """Say once that kernels are booted the slow way from here on, and why."""
+        with self._lock:
+            said, self._complained = self._complained, True
+        if not said:
+            log.warning("kernels are booted, not forked, from now on: %s", problem)
+
+    def usable(self, argv: list[str]) -> bool:
+        """Whether a kernel launched with `argv` is one this server can fork: ipykernel in this
+        same Python (any other kernel, or another Python, is booted as its kernel spec says)."""
+        return (
+            len(argv) > 3
+            and argv[1:3] == ["-m", "ipykernel_launcher"]
+            and _same_file(argv[0], sys.executable)
+        )
+
+    def spawn(self, argv: list[str], env: dict[str, str], cwd: str | None) -> ForkedKernel:
+        """Fork a kernel that runs `argv[3:]` as ipykernel_launcher's arguments."""
+        if not self._ready.wait(PRELOAD_SECONDS) or self._problem is not None:
+            raise ForkUnavailable(self._problem or "the fork server did not get ready in time")
+        future: Future[int] = Future()
+        with self._lock:
+            ident = next(self._ids)
+            self._asked[ident] = future
+            request = {"id": ident, "argv": argv[3:], "env": env, "cwd": cwd}
+            try:
+                assert self._process.stdin is not None
+                self._process.stdin.write(json.dumps(request).encode() + b"\n")
+                self._process.stdin.flush()
+            except OSError as exc:
+                self._asked.pop(ident, None)
+                raise ForkUnavailable(f"the fork server went away: {exc}") from None
+        try:
+            pid = future.result(timeout=FORK_SECONDS)
+        except TimeoutError:
+            raise ForkUnavailable(f"the fork server did not fork within {FORK_SECONDS} s") from None
+        with self._lock:
+            return self._kernels.setdefault(pid, ForkedKernel(pid, self))
+
+    def close(self) -> None:
+        """End the server (its kernels are the pool's to stop, and end with it if left)."""
+        if self._process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def _read(self, answers: IO[bytes]) -> None:
+        for line in answers:
+            message = json.loads(line)
+            if "exit" in message:
+                with self._lock:
+                    kernel = self._kernels.pop(message["exit"], None)
+                if kernel is not None:
+                    kernel.ended(message["code"])
+            elif "id" in message:
+                with self._lock:
+                    future = self._asked.pop(message["id"], None)
+                if future is not None and "pid" in message:
+                    future.set_result(message["pid"])
+                elif future is not None:
+                    future.set_exception(ForkUnavailable(message["error"]))
+            elif "unsafe" in message:
+                self._problem = f"the fork server refused: {message['unsafe']}"
+                self._ready.set()
+            elif message.get("ready"):
+                self.failed = message.get("failed", [])
+                self._ready.set()
+        # The server ended: no more answers, and no more reports of kernels ending.
+        self._problem = self._problem or "the fork server ended"
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(timeout=5)  # not left a zombie until the pool closes
+        self._ready.set()
+        with self._lock:
+            asked, self._asked = self._asked, {}
+            kernels, self._kernels = self._kernels, {}
+        for future in asked.values():
+            future.set_exception(ForkUnavailable(self._problem))
+        for kernel in kernels.values():
+            kernel.orphaned()
+
+
+class ForkedKernel:
+    """A forked kernel's process, with the part of `subprocess.Popen` jupyter_client uses. It is
+    the server's child, not ours: the server reports its end (and reaps it)."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int, server: ForkServer) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._server = server
+        self._ended = threading.Event()
+        self._orphaned = False
+
+    def ended(self, code: int) -> None:
+        self.returncode = code
+        self._ended.set()
+
+    def orphaned(self) -> None:
+        """The server is gone, so nobody will report this kernel's end: look for it instead."""
+        self._orphaned = True
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._orphaned and not _exists(self.pid):
+            self.ended(-signal.SIGKILL)  # its code was the server's to read; it is gone
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._ended.wait(timeout if not self._orphaned else 0):
+            while self.poll() is None:
+                self._ended.wait(0.1)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+class ForkProvisioner(LocalProvisioner):
+    """jupyter_client's local provisioner, with the kernel forked by the server instead of
+    started with Popen; connection files, signals and shutdown stay jupyter_client's own."""
+
+    server: ForkServer | None = None
+    forked = False
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
+        server = self.server
+        if server is None or not server.usable(cmd):
+            return await super().launch_kernel(cmd, **kwargs)
+        cwd = kwargs.get("cwd")
+        env = kwargs.get("env") or dict(os.environ)
+        try:
+            self.process = await asyncio.to_thread(server.spawn, cmd, env, cwd)
+        except ForkUnavailable as exc:
+            server.complain(exc)
+            return await super().launch_kernel(cmd, **kwargs)
+        self.forked = True
+        self.pid = self.pgid = self.process.pid  # the kernel leads its own process group
+        self.cwd = cwd or Path.cwd()
+        return self.connection_info
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of another user took the number: ours is gone
+        return False
+    return True

@@ -1,10 +1,10 @@
 """Run a product notebook with papermill and read its result variable back.
 
-Papermill starts a fresh kernel per run, so one memo's variables can never leak into another's
-credit. The result is harvested by a cell appended to an in-memory copy of the notebook (the
-analysts' file is never modified) that displays the variable under a private MIME type; the
-executed notebook is then read with nbformat. A missing or non-numeric result is an error, never
-a zero.
+Each run has a fresh kernel (papermill's own, or one `notebooks.kernels` started ahead), so one
+memo's variables can never leak into another's credit. The result is harvested by a cell
+appended to an in-memory copy of the notebook (the analysts' file is never modified) that
+displays the variable under a private MIME type; the executed notebook is then read with
+nbformat. A missing or non-numeric result is an error, never a zero.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import pytest
 from bench.compare import memo_floor_figures, slowest_link_floor
 from bench.floors import Floors
 from bench.launch import Worker, clean_environ
-from bench.load import CpuMark, between
+from bench.load import CpuMark, between, mark
 from bench.procs import TreeSampler, classify, group, program, read_stat, tree
 from bench.report import render, seconds, table
 from bench.stats import group_stages, percentile, stage_of, stage_table, summary
@@ -25,6 +25,8 @@ from bench.targets import evaluate
 from bench.world import DeskConfig, link_keys
 from sandbox.desk import demo_config
 from sandbox.queries import demo_queries
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_percentiles_interpolate_between_ranks_and_admit_no_data() -> None:
@@ -78,6 +80,9 @@ def test_processes_are_told_apart_by_their_command_line() -> None:
     assert classify(["/usr/lib/chromium/chromium", "--type=renderer"]) == "chromium"
     assert classify(["/bin/sh", "/usr/bin/chromium", "--headless"]) == "chromium"
     assert classify(["/venv/bin/python", "-m", "ipykernel_launcher", "-f", "k.json"]) == "kernel"
+    server = ["/venv/bin/python", "/repo/notebooks/forkserver.py", '["pandas"]']
+    assert classify(server, parent="worker") == "fork server"
+    assert classify(server, parent="fork server") == "kernel", "a kernel it forked"
     assert classify(["/venv/.../playwright/driver/node", "cli.js", "run-driver"]) == "playwright"
     assert classify(["/venv/bin/python", "main.py", "run"], root=True) == "worker"
     assert classify(["sleep", "1"]) == "other"
@@ -141,6 +146,24 @@ def test_load_attributes_busy_time_to_the_bench_its_workers_and_everyone_else() 
     load = between(start, end)
     assert load["busy_cores"] == 1.2 and load["workers_cores"] == 0.6
     assert load["bench_cores"] == 0.1 and load["background_cores"] == 0.5
+
+
+def test_a_descendant_still_running_counts_as_the_benchs_not_as_everyone_elses() -> None:
+    # A sandbox server or a `run` worker lives through a whole scenario: nobody has reaped it
+    # yet when the scenario ends, and its CPU is still the bench's.
+    burn = (
+        "import sys, time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass\n"
+        "sys.stdout.write('x'); sys.stdout.flush(); time.sleep(30)"
+    )
+    start = mark()
+    child = subprocess.Popen([sys.executable, "-c", burn], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stdout.read(1) == b"x"
+        end = mark()
+    finally:
+        child.kill()
+        child.wait()
+    assert end.children - start.children >= 0.55
 
 
 def _fake_result() -> dict:
@@ -237,3 +260,30 @@ def test_each_memo_and_stage_is_held_against_the_floor_of_its_own_links() -> Non
     assert figures["stage_vs_floor"]["post"]["p50"] == 2.0
     assert slowest_link_floor({"runs": [{"link_keys": ["a", "b"]}]}, floors) == 3.0
     assert slowest_link_floor({"runs": [{"link_keys": ["a", "zz"]}]}, floors) is None
+
+
+def test_an_orphaned_descendant_is_adopted_and_its_cpu_is_the_benchs() -> None:
+    # Chromium's browser process exits without reaping its zygotes, whose CPU then went to init.
+    # Run in a process of its own: a subreaper pytest would keep other tests' orphans as zombies.
+    check = """
+import subprocess, sys, time
+from bench.load import adopt_orphans, mark
+orphan = (
+    "import os, time\\n"
+    "if os.fork() == 0:\\n"
+    "    end = time.process_time() + 0.6\\n"
+    "    while time.process_time() < end: pass\\n"
+)
+adopted = adopt_orphans()
+start = mark()
+subprocess.run([sys.executable, "-c", orphan], check=True, start_new_session=True)
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline and mark().children - start.children < 0.55:
+    time.sleep(0.05)
+print(adopted, round(mark().children - start.children, 2))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
+    adopted, seconds = out.stdout.split()
+    assert adopted == "True" and float(seconds) >= 0.55, out.stderr

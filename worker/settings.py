@@ -85,6 +85,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "sql_dialect": Key("string"),
         "parameters": Key("table"),
         "kernels": Key("integer", 1),
+        "fork_kernels": Key("boolean"),
     },
     "reply": {"template": Key("string")},
     "memos": {"max_links": Key("integer", 1), "skip_answered_by_person": Key("boolean")},
@@ -261,6 +262,7 @@ def load_settings(
             sql_dialect=dialect,
             products=_products(config.get("products", []), config_path),
             kernels=toml.get("notebook", "kernels", default_kernels()),
+            fork_kernels=toml.get("notebook", "fork_kernels", True),
         ),
         retry=RetryPolicy(
             max_attempts=toml.get("retry", "max_attempts", 5),

@@ -1,0 +1,193 @@
+"""Kernels forked from the fork server: each is a new process with an empty namespace that runs
+one notebook, is interrupted and stopped as a booted kernel is, and ends with the worker; where
+forking cannot be trusted, kernels are booted instead and the notebooks still run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.procs import tree
+from core.errors import NotebookFailed
+from notebooks.kernels import KernelPool, can_fork
+from notebooks.runner import run_notebook
+from tests.notebook_files import make_notebook
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="kernels are forked on Linux only")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(pool: KernelPool, notebook: Path, out: Path, looker: str = "", timeout: int = 60) -> object:
+    return pool.submit(
+        lambda kernel: run_notebook(
+            notebook,
+            {"looker": looker},
+            result_name="credit_amount",
+            output_path=out,
+            timeout_seconds=timeout,
+            kernel=kernel,
+        )
+    ).result(timeout=90)
+
+
+def gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def forked() -> Iterator[KernelPool]:
+    pool = KernelPool(2, preload=("wave",), fork=True)
+    yield pool
+    pool.close()
+
+
+def test_each_notebook_gets_a_new_forked_kernel_with_the_imports_done(
+    forked: KernelPool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `wave` is a standard module nothing in a kernel imports by itself: only the server did.
+    notebook = make_notebook(
+        tmp_path / "probe.ipynb",
+        [
+            "import os, sys",
+            "assert 'left_behind' not in globals() and '_load' not in globals()",
+            "left_behind = 1",
+            "assert 'wave' in sys.modules",
+            "assert os.environ.get('CREDITBOT_SET_LATER') == 'yes'",
+            "assert os.getcwd() == os.environ['EXPECTED_CWD']",
+            "open(os.environ['PIDS'], 'a').write(f'{os.getpid()} {os.getppid()}\\n')",
+            "credit_amount = len(looker)",
+        ],
+    )
+    forked.start()
+    # The worker's environment as it is when the kernel starts, not when the server did.
+    monkeypatch.setenv("CREDITBOT_SET_LATER", "yes")
+    monkeypatch.setenv("EXPECTED_CWD", os.getcwd())
+    monkeypatch.setenv("PIDS", str(tmp_path / "pids"))
+    credits = [run(forked, notebook, tmp_path / f"{n}.ipynb", "x" * n).credit for n in (1, 2, 3)]
+    assert credits == [1, 2, 3]
+    pids = [line.split() for line in (tmp_path / "pids").read_text().splitlines()]
+    assert len({pid for pid, _ in pids}) == 3, "a new kernel process for every notebook"
+    server = forked._server
+    assert server is not None
+    assert {int(parent) for _, parent in pids} == {server.pid}, "forked by the server"
+    assert forked.kernels_forked == forked.kernels_started >= 3
+    for pid, _ in pids:
+        assert gone(int(pid), within=5), "each kernel is stopped after its notebook"
+
+
+def test_a_forked_kernel_is_interrupted_at_the_cell_timeout_and_then_stopped(
+    forked: KernelPool, tmp_path: Path
+) -> None:
+    notebook = make_notebook(
+        tmp_path / "slow.ipynb",
+        [
+            f"import os, time\nopen({str(tmp_path / 'pid')!r}, 'w').write(str(os.getpid()))",
+            "time.sleep(60)",
+            "credit_amount = 1",
+        ],
+    )
+    started = time.monotonic()
+    with pytest.raises(NotebookFailed, match="cell timeout") as raised:
+        run(forked, notebook, tmp_path / "slow.out.ipynb", timeout=2)
+    assert time.monotonic() - started < 30
+    assert raised.value.transient
+    assert forked.kernels_forked >= 1
+    assert gone(int((tmp_path / "pid").read_text()), within=10)
+    fine = make_notebook(tmp_path / "fine.ipynb", ["credit_amount = 7"])
+    assert run(forked, fine, tmp_path / "fine.out.ipynb").credit == 7
+
+
+def test_a_module_that_starts_a_thread_on_import_means_booted_kernels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A fork copies only the thread that forks: a lock another thread held stays held forever
+    # in the kernel. The server refuses to fork then, and the pool boots its kernels.
+    (tmp_path / "starts_a_thread.py").write_text(
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    notebook = make_notebook(tmp_path / "n.ipynb", ["credit_amount = 5"])
+    pool = KernelPool(1, preload=("starts_a_thread",), fork=True)
+    try:
+        with caplog.at_level(logging.WARNING, logger="notebooks.kernels"):
+            assert run(pool, notebook, tmp_path / "n.out.ipynb").credit == 5
+    finally:
+        pool.close()
+    assert pool.kernels_started >= 1 and pool.kernels_forked == 0
+    assert "booted, not forked" in caplog.text and "started a thread" in caplog.text
+
+
+def test_kernels_are_booted_when_the_fork_server_dies(
+    forked: KernelPool, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="notebooks.kernels")
+    notebook = make_notebook(tmp_path / "n.ipynb", ["credit_amount = len(looker)"])
+    assert run(forked, notebook, tmp_path / "1.ipynb", "x").credit == 1
+    server = forked._server
+    assert server is not None
+    os.kill(server.pid, signal.SIGKILL)
+    assert gone(server.pid, within=5), "reaped: no zombie left behind"
+    before = forked.kernels_forked
+    # The spares forked before it died end with it; the kernels after them are booted.
+    credits = [run(forked, notebook, tmp_path / f"{n}.ipynb", "x" * n).credit for n in (2, 3, 4)]
+    assert credits == [2, 3, 4]
+    assert forked.kernels_forked == before, "nothing forked after the server died"
+    assert forked.kernels_started > forked.kernels_forked
+    assert "fork server ended" in caplog.text
+
+
+def test_another_kernel_spec_is_booted_as_it_says(forked: KernelPool) -> None:
+    forked.start()
+    server = forked._server
+    assert server is not None
+    assert server.usable([sys.executable, "-m", "ipykernel_launcher", "-f", "k.json"])
+    assert not server.usable(["/opt/other/python3", "-m", "ipykernel_launcher", "-f", "k.json"])
+    assert not server.usable([sys.executable, "-m", "some_other_kernel", "-f", "k.json"])
+
+
+def test_the_fork_server_and_its_kernels_end_with_the_worker(tmp_path: Path) -> None:
+    # A worker killed outright (no chance to stop anything) leaves nothing running behind it.
+    worker = textwrap.dedent(
+        """
+        import sys, time
+        from notebooks.kernels import KernelPool
+        pool = KernelPool(2, fork=True)
+        pool.start()
+        while pool.kernels_forked < 2:
+            time.sleep(0.05)
+        print(pool._server.pid, flush=True)
+        time.sleep(120)
+        """
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", worker], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        server = int(process.stdout.readline())
+        kernels = [p.pid for p in tree(server) if p.pid != server]
+        assert len(kernels) == 2, "two spare kernels, forked by the server"
+        process.kill()
+        process.wait()
+        assert gone(server, within=5), "the server ends when its worker does"
+        for pid in kernels:
+            assert gone(pid, within=10), "a kernel ends when its server does"
+    finally:
+        process.kill()
