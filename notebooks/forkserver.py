@@ -60,6 +60,9 @@ def main() -> None:
             _send({"id": request["id"], "error": f"{type(exc).__name__}: {exc}"})
         else:
             _send({"id": request["id"], "pid": pid})
+    # Nothing to flush or save: tearing down pandas and the rest module by module would only
+    # keep the worker waiting.
+    os._exit(0)
 
 
 def _load(name: str) -> bool:
@@ -107,7 +110,7 @@ def _fork(request: dict) -> int:
         os._exit(code)
 
 
-def _become_kernel(argv: list[str], env: dict[str, str], cwd: str | None) -> None:
+def _become_kernel(argv: list[str], env: dict[str, str], cwd: str) -> None:
     """What `python -m ipykernel_launcher ...` would have been, minus the imports."""
     os.setsid()  # its own process group, as jupyter_client starts kernels: signals reach it alone
     for signum in (signal.SIGCHLD, signal.SIGTERM):
@@ -117,8 +120,7 @@ def _become_kernel(argv: list[str], env: dict[str, str], cwd: str | None) -> Non
     os.dup2(null, 0)  # not the server's request pipe
     os.dup2(2, 1)  # not the server's answer pipe: the worker's stderr, as a booted kernel's
     os.close(null)
-    if cwd:
-        os.chdir(cwd)
+    os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
     os.environ["JPY_PARENT_PID"] = str(os.getppid())

@@ -293,7 +293,7 @@ class ForkServer:
             and _same_file(argv[0], sys.executable)
         )
 
-    def spawn(self, argv: list[str], env: dict[str, str], cwd: str | None) -> ForkedKernel:
+    def spawn(self, argv: list[str], env: dict[str, str], cwd: str) -> ForkedKernel:
         """Fork a kernel that runs `argv[3:]` as ipykernel_launcher's arguments."""
         if not self._ready.wait(PRELOAD_SECONDS) or self._problem is not None:
             raise ForkUnavailable(self._problem or "the fork server did not get ready in time")
@@ -417,7 +417,8 @@ class ForkProvisioner(LocalProvisioner):
         server = self.server
         if server is None or not server.usable(cmd):
             return await super().launch_kernel(cmd, **kwargs)
-        cwd = kwargs.get("cwd")
+        # Where the worker is now, as a booted kernel would start: not where the server started.
+        cwd = kwargs.get("cwd") or os.getcwd()
         env = kwargs.get("env") or dict(os.environ)
         try:
             self.process = await asyncio.to_thread(server.spawn, cmd, env, cwd)
@@ -426,7 +427,7 @@ class ForkProvisioner(LocalProvisioner):
             return await super().launch_kernel(cmd, **kwargs)
         self.forked = True
         self.pid = self.pgid = self.process.pid  # the kernel leads its own process group
-        self.cwd = cwd or Path.cwd()
+        self.cwd = cwd
         return self.connection_info
 
 

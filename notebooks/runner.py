@@ -21,11 +21,12 @@ from typing import Any
 
 import nbformat
 import papermill
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.clientwrap import PapermillNotebookClient
-from papermill.engines import NBClientEngine, papermill_engines
+from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 from papermill.exceptions import PapermillExecutionError
 from papermill.log import logger as papermill_log
 from papermill.utils import remove_args
@@ -56,9 +57,29 @@ _creditbot_display(
 """
 
 
+class QuietKernelClient(AsyncKernelClient):
+    """A kernel client without the heartbeat channel: nbclient asks the kernel manager whether
+    the kernel is alive and never the heartbeat, whose thread, socket and event loop each
+    notebook would pay for."""
+
+    def start_channels(
+        self,
+        shell: bool = True,
+        iopub: bool = True,
+        stdin: bool = True,
+        hb: bool = False,
+        control: bool = True,
+    ) -> None:
+        super().start_channels(shell=shell, iopub=iopub, stdin=stdin, hb=hb, control=control)
+
+
 class LocalKernelManager(AsyncKernelManager):
     """Talk to the kernel over owner-only Unix sockets rather than loopback TCP: no port that
     another local user could reach (and no warning from the kernel about it)."""
+
+    @default("client_factory")
+    def _default_client_factory(self) -> type:
+        return QuietKernelClient
 
     @default("transport")
     def _default_transport(self) -> str:
@@ -71,11 +92,48 @@ class LocalKernelManager(AsyncKernelManager):
         return str(Path(_socket_dir().name) / f"kernel-{uuid.uuid4().hex[:12]}")
 
 
+class FinalSaveManager(NotebookExecutionManager):
+    """Writes the executed notebook once, when it ends (papermill's own manager also writes it
+    before and after every cell, so that a person can watch a long run: a credit notebook
+    takes a second, and each write is the whole notebook, on the worker's busy threads)."""
+
+    def save(self, **kwargs: Any) -> None:
+        if self.end_time is not None:  # set by `notebook_complete`, just before its save
+            super().save(**kwargs)
+
+
 class WarmKernelEngine(NBClientEngine):
     """papermill's nbclient engine, run in a kernel that was started ahead of time (`km`).
 
     nbclient leaves a kernel it did not start running, and its client's channels open; the
     kernel is the pool's to stop, the channels are closed here."""
+
+    @classmethod
+    def execute_notebook(
+        cls,
+        nb: Any,
+        kernel_name: str,
+        output_path: str | None = None,
+        progress_bar: bool = True,
+        log_output: bool = False,
+        autosave_cell_every: int = 30,
+        **kwargs: Any,
+    ) -> Any:
+        """papermill's `Engine.execute_notebook`, with the manager that saves once."""
+        nb_man = FinalSaveManager(
+            nb,
+            output_path=output_path,
+            progress_bar=progress_bar,
+            log_output=log_output,
+            autosave_cell_every=autosave_cell_every,
+        )
+        nb_man.notebook_start()
+        try:
+            cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+        finally:
+            nb_man.cleanup_pbar()
+            nb_man.notebook_complete()
+        return nb_man.nb
 
     @classmethod
     def execute_managed_notebook(

@@ -137,6 +137,15 @@ class LookerBrowser:
         work = self._read(link, explain or Explanation(link.url))
         return asyncio.run_coroutine_threadsafe(work, self._loop.loop)
 
+    def start(self) -> None:
+        """Start Chromium and its context now, in the background, ahead of the first link: it
+        takes longer than what the cycle does before it. A failure is left for that link to
+        meet and report."""
+        if self._loop is None:
+            self._loop = LoopThread()
+        started = asyncio.run_coroutine_threadsafe(self._ensure_context(), self._loop.loop)
+        started.add_done_callback(lambda f: f.exception())  # seen here; the link reports it
+
     def check_signed_in(self) -> None:
         """Open Looker's home page; raise `SessionExpired` if it asks for a sign-in."""
         self._run(self._check_signed_in())

@@ -69,15 +69,13 @@ def test_each_notebook_gets_a_new_forked_kernel_with_the_imports_done(
             "left_behind = 1",
             "assert 'wave' in sys.modules",
             "assert os.environ.get('CREDITBOT_SET_LATER') == 'yes'",
-            "assert os.getcwd() == os.environ['EXPECTED_CWD']",
             "open(os.environ['PIDS'], 'a').write(f'{os.getpid()} {os.getppid()}\\n')",
             "credit_amount = len(looker)",
         ],
     )
     forked.start()
-    # The worker's environment as it is when the kernel starts, not when the server did.
+    # The worker's environment as it is when the kernel starts, not as it was for the server.
     monkeypatch.setenv("CREDITBOT_SET_LATER", "yes")
-    monkeypatch.setenv("EXPECTED_CWD", os.getcwd())
     monkeypatch.setenv("PIDS", str(tmp_path / "pids"))
     credits = [run(forked, notebook, tmp_path / f"{n}.ipynb", "x" * n).credit for n in (1, 2, 3)]
     assert credits == [1, 2, 3]
@@ -89,6 +87,37 @@ def test_each_notebook_gets_a_new_forked_kernel_with_the_imports_done(
     assert forked.kernels_forked == forked.kernels_started >= 3
     for pid, _ in pids:
         assert gone(int(pid), within=5), "each kernel is stopped after its notebook"
+
+
+def test_a_forked_kernel_starts_in_the_folder_the_worker_is_in_when_it_forks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, then = tmp_path / "first", tmp_path / "then"
+    first.mkdir()
+    then.mkdir()
+    notebook = make_notebook(
+        tmp_path / "cwd.ipynb",
+        [
+            f"import os\nopen({str(tmp_path / 'cwds')!r}, 'a').write(os.getcwd() + '\\n')",
+            "credit_amount = 1",
+        ],
+    )
+    monkeypatch.chdir(first)
+    pool = KernelPool(2, fork=True)  # the server and both spares start in `first`
+    try:
+        pool.start()
+        deadline = time.monotonic() + 30
+        while pool.kernels_forked < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.kernels_forked == 2
+        monkeypatch.chdir(then)
+        for n in range(3):  # two spares at most were forked in `first`
+            run(pool, notebook, tmp_path / f"{n}.ipynb")
+    finally:
+        pool.close()
+    cwds = (tmp_path / "cwds").read_text().split()
+    assert len(cwds) == 3 and set(cwds) <= {str(first), str(then)}
+    assert str(then) in cwds, "a kernel forked after the worker moved starts where it is now"
 
 
 def test_a_forked_kernel_is_interrupted_at_the_cell_timeout_and_then_stopped(

@@ -12,6 +12,7 @@ killed anywhere resumes cleanly, and `worker.replies` keeps every reply to one p
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -163,6 +164,7 @@ class Cycle:
         problem of the setup stops it before, or in the middle of, the work: a person is told
         once, and the memos wait."""
         try:
+            self._start_engines(memos)
             preflight(self.settings)
             self._work(memos, channel)
         except SetupError as exc:
@@ -172,6 +174,18 @@ class Cycle:
         self.alerts.setup_fine()
         self.report.memos.sort(key=lambda m: Decimal(m.key.rsplit("/", 1)[1]))
         return self.report.memos
+
+    def _start_engines(self, memos: list[Memo]) -> None:
+        """Chromium and the kernels start in processes of their own, and take longer than the
+        setup check and the thread checks: they start first, and the cycle's own work on this
+        thread overlaps with them."""
+        if not any(m.message.get("links") for m in memos):
+            return
+        if not self.compute_only:
+            # No session: each memo meets that and waits (`_admit`).
+            with contextlib.suppress(CreditBotError):
+                self._looker().start()
+        self.engines.kernels()
 
     def _paused(self) -> str | None:
         """The pause mark lives in the live state, so it stops a shadow run too."""
@@ -248,8 +262,6 @@ class Cycle:
         jobs: list[Job] = []  # admitted, in memo order, until their reply is out
         futures: dict[Future[Any], tuple[Job, int, str]] = {}
         room = self.settings.looker.pages + self.settings.notebook.kernels
-        if any(m.message.get("links") for m in due):
-            self.engines.kernels()  # boot kernels now, while the browser starts and pages load
         try:
             while waiting or futures or jobs:
                 while waiting and _fits(jobs, waiting[0], room):
