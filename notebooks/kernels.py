@@ -101,6 +101,17 @@ class KernelPool:
         self._jobs.put(_Job(work, future))
         return future
 
+    @property
+    def fork_problem(self) -> str | None:
+        """Why kernels are booted rather than forked, once the fork server has said so."""
+        return self._server.problem if self._server is not None else None
+
+    @property
+    def preload_failed(self) -> list[str]:
+        """The modules the fork server could not import (each notebook that imports one fails
+        there, in the notebook)."""
+        return list(self._server.failed) if self._server is not None else []
+
     def close(self) -> None:
         """Let the threads finish what they hold, then stop them and their spare kernels."""
         self._closing.set()  # no new spare kernels from here on
@@ -276,6 +287,10 @@ class ForkServer:
     @property
     def pid(self) -> int:
         return self._process.pid
+
+    @property
+    def problem(self) -> str | None:
+        return self._problem
 
     def complain(self, problem: ForkUnavailable) -> None:
         """Say once that kernels are booted the slow way from here on, and why."""

@@ -92,7 +92,7 @@ def test_a_good_setup_passes_every_check(world: World) -> None:
     assert f"all {len(BOT_SCOPES)}" in checks["slack scopes"][1]
     assert MEMO_CHANNEL_ID in checks["slack channel"][1] and "member" in checks["slack channel"][1]
     assert "started headless and closed" in checks["chromium"][1]
-    assert "started and answered" in checks["jupyter kernel"][1]
+    assert "forked from the fork server, started and answered" in checks["jupyter kernel"][1]
     assert "`credit_amount` assigned in cell" in checks["notebook Verify"][1]
     assert "accepts it" in checks["looker session"][1]
     assert done.stdout.rstrip().endswith(f"all {len(NAMES)} checks passed")
@@ -164,11 +164,26 @@ def test_a_chromium_that_will_not_start(world: World) -> None:
     assert checks["jupyter kernel"].state == OK
 
 
-def test_a_missing_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_kernel(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "KERNEL", "no-such-kernel")  # as in test_setup_problems
-    kernel = check_kernel()
+    kernel = check_kernel(world.settings)
     assert kernel.state == FAIL and "no-such-kernel" in kernel.detail
     assert "ipykernel" in (kernel.fix or "")
+
+
+def test_the_kernel_check_says_how_kernels_start(world: World, tmp_path: Path) -> None:
+    off = replace(world.settings, notebook=replace(world.settings.notebook, fork_kernels=False))
+    kernel = check_kernel(off)
+    assert kernel.state == OK and "booted ([notebook] fork_kernels = false)" in kernel.detail
+    # A module a notebook imports that CreditBot's Python lacks is named before a memo meets it.
+    notebook = make_notebook(
+        tmp_path / "n.ipynb", ["import no_such_module_here", "credit_amount = 1"]
+    )
+    product = Product(name="Odd", match="x", notebook=notebook)
+    odd = replace(world.settings, notebook=replace(world.settings.notebook, products=(product,)))
+    kernel = check_kernel(odd)
+    assert kernel.state == OK and "forked from the fork server" in kernel.detail
+    assert "could not import no_such_module_here" in kernel.detail
 
 
 def notebook_settings(world: World, *notebooks: Path) -> Settings:

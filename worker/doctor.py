@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -142,7 +141,7 @@ def check_all(settings: Settings) -> list[Check]:
     checks = [check_data_dir(settings), check_keyring(settings)]
     checks += check_slack(settings)
     chromium = check_chromium(settings)
-    checks += [chromium, check_kernel()]
+    checks += [chromium, check_kernel(settings)]
     checks += [check_notebook(settings, product) for product in settings.notebook.products]
     checks.append(check_looker_session(settings, chromium_ok=not chromium.failed))
     return checks
@@ -238,8 +237,10 @@ def check_chromium(settings: Settings) -> Check:
     return Check("chromium", OK, detail)
 
 
-def check_kernel() -> Check:
-    """The notebooks' kernel is installed (`preflight`), and starts and answers."""
+def check_kernel(settings: Settings) -> Check:
+    """The notebooks' kernel is installed (`preflight`), and starts and answers, the way the
+    worker starts it: forked from the fork server (which imports the notebooks' modules), or
+    booted, and if so why."""
     try:
         preflight.kernel_available()
     except SetupError as exc:
@@ -250,7 +251,7 @@ def check_kernel() -> Check:
             "install ipykernel in CreditBot's Python: `.venv/bin/python -m pip install ipykernel`",
         )
     try:
-        seconds = _within(KERNEL_SECONDS, _start_kernel)
+        seconds, how = _within(KERNEL_SECONDS, lambda: _start_kernel(settings))
     except Exception as exc:
         return Check(
             "jupyter kernel",
@@ -258,27 +259,49 @@ def check_kernel() -> Check:
             f"kernel {runner.KERNEL!r} is installed but did not start: {_first_line(exc)}",
             f"reinstall it: `.venv/bin/python -m ipykernel install --user --name {runner.KERNEL}`",
         )
-    return Check("jupyter kernel", OK, f"{runner.KERNEL!r} started and answered in {seconds:.1f} s")
+    return Check(
+        "jupyter kernel", OK, f"{runner.KERNEL!r} {how}, started and answered in {seconds:.1f} s"
+    )
 
 
-def _start_kernel() -> float:
-    from jupyter_client.manager import KernelManager
+def _start_kernel(settings: Settings) -> tuple[float, str]:
+    """One kernel from the pool the worker uses, asked whether it is ready; how it started."""
+    from notebooks.kernels import KernelPool, can_fork, imported_modules
 
+    policy = settings.notebook
+    fork = policy.fork_kernels and can_fork()
+    modules = imported_modules(p.notebook for p in policy.products) if fork else ()
+    pool = KernelPool(1, preload=modules, fork=fork)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="creditbot-doctor-") as sockets:
-        # Unix sockets in a private folder, as the runner's kernels: no loopback port.
-        km = KernelManager(kernel_name=runner.KERNEL, transport="ipc", ip=f"{sockets}/kernel")
-        km.start_kernel()
-        try:
-            client = km.client()
-            client.start_channels()
-            try:
-                client.wait_for_ready(timeout=KERNEL_SECONDS - 10)
-            finally:
-                client.stop_channels()
-        finally:
-            km.shutdown_kernel(now=True)
-    return time.monotonic() - started
+    try:
+        pool.submit(_ready).result(timeout=KERNEL_SECONDS)
+        seconds = time.monotonic() - started
+        problem, failed = pool.fork_problem, pool.preload_failed
+        forked = pool.kernels_forked > 0
+    finally:
+        pool.close()
+    if forked:
+        how = "forked from the fork server"
+        if failed:
+            how += f" (which could not import {', '.join(failed)}: a notebook that does fails)"
+    elif fork:
+        how = f"booted, not forked ({problem or 'the fork server gave no kernel'})"
+    elif policy.fork_kernels:
+        how = "booted (kernels are forked on Linux only)"
+    else:
+        how = "booted ([notebook] fork_kernels = false)"
+    return seconds, how
+
+
+def _ready(kernel: Any) -> None:
+    from jupyter_core.utils import run_sync
+
+    client = kernel.client()
+    client.start_channels()
+    try:
+        run_sync(client.wait_for_ready)(timeout=KERNEL_SECONDS - 10)
+    finally:
+        client.stop_channels()
 
 
 # --- the notebooks ----------------------------------------------------------------------------
