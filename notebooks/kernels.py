@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
@@ -404,11 +405,13 @@ class ForkedKernel:
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        if not self._ended.wait(timeout if not self._orphaned else 0):
-            while self.poll() is None:
-                self._ended.wait(0.1)
-        assert self.returncode is not None
-        return self.returncode
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout or 0)
+            self._ended.wait(0.1 if left is None else min(0.1, left))
+        return code
 
     def send_signal(self, signum: int) -> None:
         if self.poll() is None:
@@ -444,6 +447,13 @@ class ForkProvisioner(LocalProvisioner):
         self.pid = self.pgid = self.process.pid  # the kernel leads its own process group
         self.cwd = cwd
         return self.connection_info
+
+    async def kill(self, restart: bool = False) -> None:
+        await super().kill(restart)
+        if isinstance(self.process, ForkedKernel):
+            # The server reports its end at once; jupyter_client would look every 0.1 s.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(self.process.wait, 1.0)
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -93,12 +94,20 @@ class Engines:
             self.close()
 
     def close(self) -> None:
+        """Close both side by side: each mostly waits for its own processes to end, and a
+        `once` exits only after both."""
         browser, self._browser = self._browser, None
         kernels, self._kernels = self._kernels, None
-        if browser is not None:
-            browser.close()
+        stopping = None
         if kernels is not None:
-            kernels.close()
+            stopping = threading.Thread(target=kernels.close, name="creditbot-kernels-close")
+            stopping.start()
+        try:
+            if browser is not None:
+                browser.close()
+        finally:
+            if stopping is not None:
+                stopping.join()
 
     def __enter__(self) -> Engines:
         return self
