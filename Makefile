@@ -32,7 +32,7 @@ format: $(STAMP)
 test: lint chromium
 	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
 
-# Not part of `test`: about 15 minutes against the sandbox (BENCH_ARGS=--quick for a smoke run).
+# Not part of `test`: about 7 minutes against the sandbox (BENCH_ARGS=--quick for a smoke run).
 bench: $(STAMP) chromium
 	$(PY) -m bench $(BENCH_ARGS)
 
