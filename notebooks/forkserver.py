@@ -9,7 +9,8 @@ server imports modules and never runs a notebook's code, so nothing of one memo 
 
 Run as a script by `notebooks.kernels.ForkServer`, with only the standard library imported
 before the preload. One JSON object per line: requests `{"id", "argv", "env", "cwd"}` arrive on
-stdin; answers go to stdout: `{"ready", "failed"}` once the preload is done, `{"id", "pid"}` or
+stdin; answers go to the stdout it was started with (its own prints, and the imported modules',
+go to stderr): `{"ready", "failed"}` once the preload is done, `{"id", "pid"}` or
 `{"id", "error"}` per request, and `{"exit": pid, "code"}` when a forked kernel ends. End of
 stdin (the worker closed it, or died) ends the server.
 """
@@ -23,6 +24,7 @@ import sys
 import threading
 import traceback
 
+ANSWERS = 1  # the descriptor answers are written to (see `main`)
 # What a kernel imports before it runs a line of a notebook (read off ipykernel 7's
 # `sys.modules`); any left out are imported by each kernel itself, only slower.
 KERNEL_MODULES = (
@@ -41,6 +43,11 @@ KERNEL_MODULES = (
 
 
 def main() -> None:
+    global ANSWERS
+    # Answers get a descriptor of their own; stdout becomes stderr, so that a module that prints
+    # while it is imported cannot garble them.
+    ANSWERS = os.dup(1)
+    os.dup2(2, 1)
     del sys.path[0]  # this folder: its modules must never shadow a notebook's imports
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker's Ctrl-C is the worker's to handle
     # debugpy warns on import that Python's frozen modules hide breakpoints; ipykernel silences
@@ -75,7 +82,7 @@ def _load(name: str) -> bool:
 
 def _send(message: dict) -> None:
     # One write per message, well under PIPE_BUF: a message reaped in between cannot split it.
-    os.write(1, json.dumps(message).encode() + b"\n")
+    os.write(ANSWERS, json.dumps(message).encode() + b"\n")
 
 
 def _reap(signum: int, frame: object) -> None:
@@ -118,8 +125,8 @@ def _become_kernel(argv: list[str], env: dict[str, str], cwd: str) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # an interrupt is a KeyboardInterrupt
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)  # not the server's request pipe
-    os.dup2(2, 1)  # not the server's answer pipe: the worker's stderr, as a booted kernel's
     os.close(null)
+    os.close(ANSWERS)  # not the server's answer pipe; its stdout is the worker's stderr already
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)

@@ -50,6 +50,7 @@ from notebooks import runner
 
 log = logging.getLogger(__name__)
 PRELOAD_SECONDS = 60
+READY_SECONDS = 30  # for a forked kernel to answer, once started
 PRELOAD_SOURCE = """\
 def _creditbot_preload():
     import importlib
@@ -181,6 +182,11 @@ class KernelPool:
                 transient=True,
             ) from None
         forked = isinstance(kernel.provisioner, ForkProvisioner) and kernel.provisioner.forked
+        if forked and self._server is not None and not _answers(kernel):
+            # Forked kernels that die on the way up would fail every notebook: boot from now on.
+            self._server.distrust("a kernel it forked did not get ready")
+            _stop(kernel)
+            return self._boot()
         with self._lock:
             self.kernels_started += 1
             self.kernels_forked += forked
@@ -211,6 +217,20 @@ def imported_modules(notebooks: Iterable[Path]) -> tuple[str, ...]:
                 elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                     names[node.module] = None
     return tuple(names)
+
+
+def _answers(kernel: Any) -> bool:
+    """Whether a just-started kernel answers a kernel_info request."""
+    client = kernel.client()
+    client.start_channels()
+    try:
+        run_sync(client.wait_for_ready)(timeout=READY_SECONDS)
+    except (RuntimeError, TimeoutError) as exc:  # it died, or never said anything
+        log.debug("a forked kernel did not get ready: %s", exc)
+        return False
+    finally:
+        client.stop_channels()
+    return True
 
 
 def _preload(kernel: Any, modules: tuple[str, ...]) -> None:
@@ -262,7 +282,6 @@ class ForkServer:
     worker closes it, or dies (end of its stdin)."""
 
     def __init__(self, modules: tuple[str, ...]) -> None:
-        self.modules = modules
         self.failed: list[str] = []  # modules the server could not import
         self._process = subprocess.Popen(
             [sys.executable, str(FORK_SERVER), json.dumps(list(modules))],
@@ -274,8 +293,9 @@ class ForkServer:
         self._problem: str | None = None
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._asked: dict[int, Future[int]] = {}
+        self._asked: dict[int, Future[ForkedKernel]] = {}
         self._kernels: dict[int, ForkedKernel] = {}
+        self._ended_early: dict[int, int] = {}  # reaped before its fork was answered: pid, code
         self._complained = False
         self._reader = threading.Thread(
             target=self._read,
@@ -292,6 +312,10 @@ class ForkServer:
     @property
     def problem(self) -> str | None:
         return self._problem
+
+    def distrust(self, problem: str) -> None:
+        """No more forks: what this server gives cannot be used."""
+        self._problem = self._problem or f"the fork server is not used: {problem}"
 
     def complain(self, problem: ForkUnavailable) -> None:
         """Say once that kernels are booted the slow way from here on, and why."""
@@ -313,7 +337,7 @@ class ForkServer:
         """Fork a kernel that runs `argv[3:]` as ipykernel_launcher's arguments."""
         if not self._ready.wait(PRELOAD_SECONDS) or self._problem is not None:
             raise ForkUnavailable(self._problem or "the fork server did not get ready in time")
-        future: Future[int] = Future()
+        future: Future[ForkedKernel] = Future()
         with self._lock:
             ident = next(self._ids)
             self._asked[ident] = future
@@ -326,11 +350,9 @@ class ForkServer:
                 self._asked.pop(ident, None)
                 raise ForkUnavailable(f"the fork server went away: {exc}") from None
         try:
-            pid = future.result(timeout=FORK_SECONDS)
+            return future.result(timeout=FORK_SECONDS)
         except TimeoutError:
             raise ForkUnavailable(f"the fork server did not fork within {FORK_SECONDS} s") from None
-        with self._lock:
-            return self._kernels.setdefault(pid, ForkedKernel(pid, self))
 
     def close(self) -> None:
         """End the server (its kernels are the pool's to stop, and end with it if left)."""
@@ -345,17 +367,29 @@ class ForkServer:
 
     def _read(self, answers: IO[bytes]) -> None:
         for line in answers:
-            message = json.loads(line)
+            try:
+                message = json.loads(line)
+            except ValueError:
+                log.debug("the fork server said something else: %r", line[:200])
+                continue
             if "exit" in message:
                 with self._lock:
                     kernel = self._kernels.pop(message["exit"], None)
+                    if kernel is None:  # it ended before the answer to its fork was read
+                        self._ended_early[message["exit"]] = message["code"]
                 if kernel is not None:
                     kernel.ended(message["code"])
             elif "id" in message:
                 with self._lock:
                     future = self._asked.pop(message["id"], None)
-                if future is not None and "pid" in message:
-                    future.set_result(message["pid"])
+                    kernel = ForkedKernel(message["pid"]) if "pid" in message else None
+                    code = self._ended_early.pop(kernel.pid, None) if kernel else None
+                    if kernel is not None and code is None:
+                        self._kernels[kernel.pid] = kernel
+                if kernel is not None and code is not None:
+                    kernel.ended(code)
+                if future is not None and kernel is not None:
+                    future.set_result(kernel)
                 elif future is not None:
                     future.set_exception(ForkUnavailable(message["error"]))
             elif "unsafe" in message:
@@ -384,10 +418,9 @@ class ForkedKernel:
 
     stdin = stdout = stderr = None
 
-    def __init__(self, pid: int, server: ForkServer) -> None:
+    def __init__(self, pid: int) -> None:
         self.pid = pid
         self.returncode: int | None = None
-        self._server = server
         self._ended = threading.Event()
         self._orphaned = False
 

@@ -18,6 +18,7 @@ import pytest
 
 from bench.procs import tree
 from core.errors import NotebookFailed
+from notebooks import kernels
 from notebooks.kernels import KernelPool, can_fork
 from notebooks.runner import run_notebook
 from tests.notebook_files import make_notebook
@@ -68,14 +69,10 @@ def test_each_notebook_gets_a_new_forked_kernel_with_the_imports_done(
             "assert 'left_behind' not in globals() and '_load' not in globals()",
             "left_behind = 1",
             "assert 'wave' in sys.modules",
-            "assert os.environ.get('CREDITBOT_SET_LATER') == 'yes'",
             "open(os.environ['PIDS'], 'a').write(f'{os.getpid()} {os.getppid()}\\n')",
             "credit_amount = len(looker)",
         ],
     )
-    forked.start()
-    # The worker's environment as it is when the kernel starts, not as it was for the server.
-    monkeypatch.setenv("CREDITBOT_SET_LATER", "yes")
     monkeypatch.setenv("PIDS", str(tmp_path / "pids"))
     credits = [run(forked, notebook, tmp_path / f"{n}.ipynb", "x" * n).credit for n in (1, 2, 3)]
     assert credits == [1, 2, 3]
@@ -89,16 +86,19 @@ def test_each_notebook_gets_a_new_forked_kernel_with_the_imports_done(
         assert gone(int(pid), within=5), "each kernel is stopped after its notebook"
 
 
-def test_a_forked_kernel_starts_in_the_folder_the_worker_is_in_when_it_forks(
+def test_a_forked_kernel_starts_in_the_worker_s_folder_and_environment_of_its_fork(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Not the server's: as a booted kernel, it has what the worker had when it started.
     first, then = tmp_path / "first", tmp_path / "then"
     first.mkdir()
     then.mkdir()
     notebook = make_notebook(
         tmp_path / "cwd.ipynb",
         [
-            f"import os\nopen({str(tmp_path / 'cwds')!r}, 'a').write(os.getcwd() + '\\n')",
+            "import os\n"
+            f"open({str(tmp_path / 'cwds')!r}, 'a').write(\n"
+            "    os.getcwd() + ' ' + os.environ.get('CREDITBOT_MOVED', 'no') + '\\n')",
             "credit_amount = 1",
         ],
     )
@@ -111,13 +111,14 @@ def test_a_forked_kernel_starts_in_the_folder_the_worker_is_in_when_it_forks(
             time.sleep(0.05)
         assert pool.kernels_forked == 2
         monkeypatch.chdir(then)
+        monkeypatch.setenv("CREDITBOT_MOVED", "yes")
         for n in range(3):  # two spares at most were forked in `first`
             run(pool, notebook, tmp_path / f"{n}.ipynb")
     finally:
         pool.close()
-    cwds = (tmp_path / "cwds").read_text().split()
-    assert len(cwds) == 3 and set(cwds) <= {str(first), str(then)}
-    assert str(then) in cwds, "a kernel forked after the worker moved starts where it is now"
+    seen = (tmp_path / "cwds").read_text().splitlines()
+    assert len(seen) == 3 and set(seen) <= {f"{first} no", f"{then} yes"}
+    assert f"{then} yes" in seen, "a kernel forked after the worker moved has where it is now"
 
 
 def test_a_forked_kernel_is_interrupted_at_the_cell_timeout_and_then_stopped(
@@ -161,6 +162,69 @@ def test_a_module_that_starts_a_thread_on_import_means_booted_kernels(
         pool.close()
     assert pool.kernels_started >= 1 and pool.kernels_forked == 0
     assert "booted, not forked" in caplog.text and "started a thread" in caplog.text
+
+
+def test_a_module_that_prints_on_import_does_not_garble_the_fork_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "chatty.py").write_text(
+        'import os, sys\nprint(\'{"id": 1, "error": "x"}\')\nsys.stdout.flush()\n'
+        "os.write(1, b'half a line, no end: ')\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    notebook = make_notebook(tmp_path / "n.ipynb", ["import chatty", "credit_amount = 3"])
+    pool = KernelPool(1, preload=("chatty",), fork=True)
+    try:
+        assert run(pool, notebook, tmp_path / "n.out.ipynb").credit == 3
+    finally:
+        pool.close()
+    assert pool.kernels_forked >= 1
+
+
+def test_a_kernel_that_ends_at_once_is_seen_to_end(forked: KernelPool) -> None:
+    # Its end may reach the worker before the answer to its fork does: either way it is seen.
+    forked.start()
+    server = forked._server
+    assert server is not None
+    argv = [sys.executable, "-m", "ipykernel_launcher", "--no-such-option"]
+    for _ in range(5):
+        kernel = server.spawn(argv, dict(os.environ), os.getcwd())
+        assert kernel.wait(timeout=20) != 0
+
+
+def test_forked_kernels_that_die_on_the_way_up_mean_booted_kernels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A server that speaks the protocol but whose kernels end at once: without the check,
+    # every notebook would fail with a dead kernel.
+    broken = tmp_path / "forkserver.py"
+    broken.write_text(
+        textwrap.dedent(
+            """
+            import json, os, sys
+            def send(message):
+                os.write(1, json.dumps(message).encode() + b"\\n")
+            send({"ready": True, "failed": []})
+            for line in sys.stdin.buffer:
+                request = json.loads(line)
+                pid = os.fork()
+                if pid == 0:
+                    os._exit(3)
+                send({"id": request["id"], "pid": pid})
+                send({"exit": pid, "code": os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])})
+            """
+        )
+    )
+    monkeypatch.setattr(kernels, "FORK_SERVER", broken)
+    caplog.set_level(logging.WARNING, logger="notebooks.kernels")
+    notebook = make_notebook(tmp_path / "n.ipynb", ["credit_amount = 4"])
+    pool = KernelPool(1, fork=True)
+    try:
+        assert run(pool, notebook, tmp_path / "n.out.ipynb").credit == 4
+    finally:
+        pool.close()
+    assert pool.kernels_forked == 0 and pool.kernels_started >= 1
+    assert "did not get ready" in caplog.text
 
 
 def test_kernels_are_booted_when_the_fork_server_dies(
