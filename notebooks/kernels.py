@@ -50,7 +50,6 @@ from notebooks import runner
 
 log = logging.getLogger(__name__)
 PRELOAD_SECONDS = 60
-READY_SECONDS = 30  # for a forked kernel to answer, once started
 PRELOAD_SOURCE = """\
 def _creditbot_preload():
     import importlib
@@ -150,6 +149,7 @@ class KernelPool:
             try:
                 if kernel is None or not run_sync(kernel.is_alive)():  # none yet, or it died
                     if kernel is not None:
+                        self._died_waiting(kernel)
                         _stop(kernel)
                     kernel = self._boot()
                 job.future.set_result(job.work(kernel))
@@ -160,6 +160,12 @@ class KernelPool:
                     _stop(kernel)
         if spare is not None:
             _stop(spare)
+
+    def _died_waiting(self, kernel: Any) -> None:
+        """A forked spare that died while it waited for a notebook: kernels forked here die on
+        the way up, and would fail every notebook. Boot them from now on."""
+        if self._server is not None and _forked(kernel):
+            self._server.distrust("a kernel it forked died before it was used")
 
     def _boot(self) -> Any:
         kernel = runner.LocalKernelManager(kernel_name=runner.KERNEL, kernel_id=str(uuid.uuid4()))
@@ -181,12 +187,7 @@ class KernelPool:
                 notebook="(kernel)",
                 transient=True,
             ) from None
-        forked = isinstance(kernel.provisioner, ForkProvisioner) and kernel.provisioner.forked
-        if forked and self._server is not None and not _answers(kernel):
-            # Forked kernels that die on the way up would fail every notebook: boot from now on.
-            self._server.distrust("a kernel it forked did not get ready")
-            _stop(kernel)
-            return self._boot()
+        forked = _forked(kernel)
         with self._lock:
             self.kernels_started += 1
             self.kernels_forked += forked
@@ -219,18 +220,8 @@ def imported_modules(notebooks: Iterable[Path]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _answers(kernel: Any) -> bool:
-    """Whether a just-started kernel answers a kernel_info request."""
-    client = kernel.client()
-    client.start_channels()
-    try:
-        run_sync(client.wait_for_ready)(timeout=READY_SECONDS)
-    except (RuntimeError, TimeoutError) as exc:  # it died, or never said anything
-        log.debug("a forked kernel did not get ready: %s", exc)
-        return False
-    finally:
-        client.stop_channels()
-    return True
+def _forked(kernel: Any) -> bool:
+    return isinstance(kernel.provisioner, ForkProvisioner) and kernel.provisioner.forked
 
 
 def _preload(kernel: Any, modules: tuple[str, ...]) -> None:
