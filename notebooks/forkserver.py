@@ -16,6 +16,7 @@ stdin (the worker closed it, or died) ends the server.
 """
 
 import atexit
+import ctypes
 import importlib
 import json
 import os
@@ -25,6 +26,7 @@ import threading
 import traceback
 
 ANSWERS = 1  # the descriptor answers are written to (see `main`)
+PR_SET_PDEATHSIG = 1
 # What a kernel imports before it runs a line of a notebook (read off ipykernel 7's
 # `sys.modules`); any left out are imported by each kernel itself, only slower.
 KERNEL_MODULES = (
@@ -99,12 +101,13 @@ def _reap(signum: int, frame: object) -> None:
 def _fork(request: dict) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
+    server = os.getpid()
     pid = os.fork()
     if pid:
         return pid
     code = 1
     try:  # the kernel: it never returns to the server's loop
-        _become_kernel(request["argv"], request["env"], request["cwd"])
+        _become_kernel(request["argv"], request["env"], request["cwd"], server)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
@@ -117,8 +120,13 @@ def _fork(request: dict) -> int:
         os._exit(code)
 
 
-def _become_kernel(argv: list[str], env: dict[str, str], cwd: str) -> None:
+def _become_kernel(argv: list[str], env: dict[str, str], cwd: str, server: int) -> None:
     """What `python -m ipykernel_launcher ...` would have been, minus the imports."""
+    # It ends with the server, even one that dies before ipykernel's own watch of its parent
+    # starts (that watch gives up when the parent has already changed).
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != server:
+        os._exit(1)
     os.setsid()  # its own process group, as jupyter_client starts kernels: signals reach it alone
     for signum in (signal.SIGCHLD, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
@@ -130,12 +138,14 @@ def _become_kernel(argv: list[str], env: dict[str, str], cwd: str) -> None:
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
-    os.environ["JPY_PARENT_PID"] = str(os.getppid())
+    os.environ["JPY_PARENT_PID"] = str(server)
+    if "numpy.random" in sys.modules:  # Python reseeds `random` in a forked child; numpy not
+        sys.modules["numpy.random"].seed()
     sys.argv = ["ipykernel_launcher", *argv]
     from ipykernel.kernelapp import IPKernelApp
 
-    # Its parent, the server, is watched as a booted kernel watches the worker: it ends with it.
-    IPKernelApp.launch_instance(argv=argv, parent_handle=os.getppid())
+    # Its parent, the server, is watched as a booted kernel watches the worker, too.
+    IPKernelApp.launch_instance(argv=argv, parent_handle=server)
 
 
 if __name__ == "__main__":

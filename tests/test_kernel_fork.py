@@ -121,6 +121,29 @@ def test_a_forked_kernel_starts_in_the_worker_s_folder_and_environment_of_its_fo
     assert f"{then} yes" in seen, "a kernel forked after the worker moved has where it is now"
 
 
+def test_forked_kernels_do_not_share_their_random_state(tmp_path: Path) -> None:
+    # Each booted kernel seeds itself from the OS; a forked one would start from the server's.
+    notebook = make_notebook(
+        tmp_path / "dice.ipynb",
+        [
+            "import random, numpy\n"
+            f"open({str(tmp_path / 'draws')!r}, 'a').write(\n"
+            "    f'{random.random()} {numpy.random.random()}\\n')",
+            "credit_amount = 1",
+        ],
+    )
+    pool = KernelPool(2, preload=("numpy.random",), fork=True)  # as pandas imports it
+    try:
+        for n in range(3):
+            run(pool, notebook, tmp_path / f"{n}.ipynb")
+    finally:
+        pool.close()
+    draws = [line.split() for line in (tmp_path / "draws").read_text().splitlines()]
+    assert pool.kernels_forked >= 3
+    assert len({python for python, _ in draws}) == 3
+    assert len({numpy for _, numpy in draws}) == 3, "numpy's global state is seeded per kernel"
+
+
 def test_a_forked_kernel_is_interrupted_at_the_cell_timeout_and_then_stopped(
     forked: KernelPool, tmp_path: Path
 ) -> None:
