@@ -46,6 +46,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.utils import run_sync
 
 from core.errors import NotebookFailed, SetupError
+from core.policies import NotebookPolicy
 from notebooks import runner
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,17 @@ class KernelPool:
         if self.preload and not forked:
             _preload(kernel, self.preload)
         return kernel
+
+
+def pool_for(policy: NotebookPolicy, *, warm: bool, size: int | None = None) -> KernelPool:
+    """The pool the worker runs its notebooks in. Forked kernels share the one import of the
+    notebooks' modules the fork server does. Booted ones (where kernels are not forked) would
+    import them again each: `run` (`warm`) has the idle time between memos for that; one `once`
+    has none, and there the imports only competed with the pages for the same cores (measured
+    slower), so its kernels import what they need as the notebook asks."""
+    fork = policy.fork_kernels and can_fork()
+    preload = imported_modules(p.notebook for p in policy.products) if fork or warm else ()
+    return KernelPool(size or policy.kernels, preload=preload, fork=fork)
 
 
 def imported_modules(notebooks: Iterable[Path]) -> tuple[str, ...]:

@@ -266,12 +266,10 @@ def check_kernel(settings: Settings) -> Check:
 
 def _start_kernel(settings: Settings) -> tuple[float, str]:
     """One kernel from the pool the worker uses, asked whether it is ready; how it started."""
-    from notebooks.kernels import KernelPool, can_fork, imported_modules
+    from notebooks.kernels import pool_for
 
     policy = settings.notebook
-    fork = policy.fork_kernels and can_fork()
-    modules = imported_modules(p.notebook for p in policy.products) if fork else ()
-    pool = KernelPool(1, preload=modules, fork=fork)
+    pool = pool_for(policy, warm=False, size=1)
     started = time.monotonic()
     try:
         pool.submit(_ready).result(timeout=KERNEL_SECONDS)
@@ -284,7 +282,7 @@ def _start_kernel(settings: Settings) -> tuple[float, str]:
         how = "forked from the fork server"
         if failed:
             how += f" (which could not import {', '.join(failed)}: a notebook that does fails)"
-    elif fork:
+    elif pool.fork:
         how = f"booted, not forked ({problem or 'the fork server gave no kernel'})"
     elif policy.fork_kernels:
         how = "booted (kernels are forked on Linux only)"

@@ -33,11 +33,7 @@ def default_kernels() -> int:
 class Engines:
     def __init__(self, settings: Settings, *, warm: bool = False) -> None:
         self.settings = settings
-        # Where kernels are booted, not forked (`can_fork`), `run` (warm) boots its spares
-        # with the notebooks' imports done, in the idle time between memos. One `once` has no
-        # idle time: there the imports would only compete with the pages loading for the same
-        # cores (measured slower), so its kernels import what they need as the notebook asks.
-        self.warm = warm
+        self.warm = warm  # `run`'s: booted kernels import the notebooks' modules ahead (`pool_for`)
         self._browser: LookerBrowser | None = None
         self._session_saved_at: float | None = None
         self._kernels: KernelPool | None = None
@@ -67,18 +63,11 @@ class Engines:
 
     def kernels(self) -> KernelPool:
         """The pool, started (its kernels booting) on first use."""
-        from notebooks.kernels import KernelPool, can_fork, imported_modules
+        from notebooks.kernels import pool_for
 
         self._used_at = time.monotonic()
         if self._kernels is None:
-            policy = self.settings.notebook
-            fork = policy.fork_kernels and can_fork()
-            # Forked kernels share the one import of the notebooks' modules the fork server did;
-            # booted ones import them again each (see `warm`).
-            preload = (
-                imported_modules(p.notebook for p in policy.products) if fork or self.warm else ()
-            )
-            self._kernels = KernelPool(policy.kernels, preload=preload, fork=fork)
+            self._kernels = pool_for(self.settings.notebook, warm=self.warm)
         self._kernels.start()
         return self._kernels
 
