@@ -82,26 +82,59 @@ class KernelPool:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._ahead: int | None = None  # notebooks announced, not yet submitted; None: keep full
+        self._in_flight = 0  # submitted, not finished
 
-    def start(self) -> None:
-        """Boot the threads (and so their kernels) now, ahead of the first notebook."""
+    def start(self, notebooks: int | None = None) -> None:
+        """Start kernels now, ahead of the notebooks: each thread starts a spare. Without a
+        count the pool is kept full (`run`'s, for the memos still to come); with one (`once`'s,
+        which knows its notebooks), only as many as those `notebooks` will use: a spare nobody
+        takes costs a core while the pages load, and another when it is stopped."""
         with self._lock:
-            self._closing.clear()
-            if self.fork and self._server is None:
-                self._server = ForkServer(self.preload)
-            while len(self._threads) < self.size:
-                thread = threading.Thread(
-                    target=self._serve, name=f"creditbot-kernel-{len(self._threads)}", daemon=True
-                )
-                self._threads.append(thread)
-                thread.start()
+            self._open()
+            if notebooks is None:
+                self._ahead = None
+            elif self._ahead is not None or not self._threads:
+                self._ahead = (self._ahead or 0) + notebooks
+            self._grow(self.size if self._ahead is None else self._ahead + self._in_flight)
 
     def submit(self, work: Callable[[Any], Any]) -> Future[Any]:
         """`work(kernel_manager)` on the next free thread; its result or error in the future."""
-        self.start()
         future: Future[Any] = Future()
+        with self._lock:
+            self._open()
+            self._in_flight += 1
+            if self._ahead:
+                self._ahead -= 1
+            self._grow(self.size if self._ahead is None else self._ahead + self._in_flight)
         self._jobs.put(_Job(work, future))
         return future
+
+    def _open(self) -> None:
+        """Open (again, after `close`) for work, with its fork server (under the lock)."""
+        self._closing.clear()
+        if self.fork and self._server is None:
+            self._server = ForkServer(self.preload)
+
+    def _grow(self, wanted: int) -> None:
+        """Threads up to `wanted`, never more than the size (under the lock)."""
+        while len(self._threads) < min(wanted, self.size):
+            thread = threading.Thread(
+                target=self._serve, name=f"creditbot-kernel-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _finished(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _wants_spare(self) -> bool:
+        """Whether a thread that is free should start a kernel before a notebook asks."""
+        if self._closing.is_set():
+            return False
+        with self._lock:
+            return self._ahead is None or self._ahead > 0 or not self._jobs.empty()
 
     @property
     def fork_problem(self) -> str | None:
@@ -134,7 +167,7 @@ class KernelPool:
         spare: Any = None
         problem: BaseException | None = None
         while True:
-            if spare is None and problem is None and not self._closing.is_set():
+            if spare is None and problem is None and self._wants_spare():
                 try:
                     spare = self._boot()
                 except (SetupError, NotebookFailed) as exc:
@@ -145,6 +178,7 @@ class KernelPool:
             if problem is not None:  # no kernel could be started: tell this job, try again next
                 job.future.set_exception(problem)
                 problem = None
+                self._finished()
                 continue
             kernel, spare = spare, None
             try:
@@ -159,6 +193,7 @@ class KernelPool:
             finally:
                 if kernel is not None:
                     _stop(kernel)
+                self._finished()
         if spare is not None:
             _stop(spare)
 

@@ -75,7 +75,9 @@ class QuietKernelClient(AsyncKernelClient):
 
 class LocalKernelManager(AsyncKernelManager):
     """Talk to the kernel over owner-only Unix sockets rather than loopback TCP: no port that
-    another local user could reach (and no warning from the kernel about it)."""
+    another local user could reach (and no warning from the kernel about it). The sockets and
+    the connection file (which holds the kernel's signing key) share one private folder, not
+    the system's temporary folder, where a worker that was killed would leave the file."""
 
     @default("client_factory")
     def _default_client_factory(self) -> type:
@@ -85,11 +87,15 @@ class LocalKernelManager(AsyncKernelManager):
     def _default_transport(self) -> str:
         return "ipc"
 
+    @default("connection_file")
+    def _default_connection_file(self) -> str:
+        # The sockets are named after it plus a number; kernels started at the same moment
+        # would pick the same numbers, so each kernel has a name of its own.
+        return str(Path(_socket_dir().name) / f"kernel-{uuid.uuid4().hex[:12]}.json")
+
     @default("ip")
     def _default_ip(self) -> str:
-        # IPC socket names are this prefix plus a number; kernels started at the same moment
-        # would pick the same numbers, so each kernel has a prefix of its own.
-        return str(Path(_socket_dir().name) / f"kernel-{uuid.uuid4().hex[:12]}")
+        return self.connection_file.removesuffix(".json")
 
 
 class FinalSaveManager(NotebookExecutionManager):

@@ -37,7 +37,7 @@ from core.errors import (
 )
 from core.policies import BrowserOptions, LookerPolicy
 from core.urls import LinkKind, LookerLink, origin_of
-from scraper.browser import launch_options
+from scraper.browser import cache_driver_code, launch_options
 from scraper.explain import Explanation
 from scraper.guard import OriginGuard
 from scraper.loop import LoopThread
@@ -75,12 +75,14 @@ class LookerBrowser:
         artifacts_dir: Path,
         options: BrowserOptions | None = None,
         pages: int = 4,
+        code_cache: Path | None = None,
     ) -> None:
         self.policy = policy
         self.storage_state = storage_state
         self.origin = policy.origin
         self.options = options or BrowserOptions()
         self.artifacts_dir = artifacts_dir  # traces and screenshots of failed links
+        self.code_cache = code_cache  # where the Playwright driver keeps its compiled code
         self.guard = OriginGuard(self.origin)
         self._loop: LoopThread | None = None
         self._playwright: Playwright | None = None
@@ -165,6 +167,8 @@ class LookerBrowser:
         if self._browser is not None:  # it crashed: start afresh, leaving nothing behind
             await self._close_browser()
         if self._playwright is None:
+            if self.code_cache is not None:
+                cache_driver_code(self.code_cache)
             self._playwright = await async_playwright().start()
         options = launch_options(
             self._playwright,

@@ -1,4 +1,5 @@
-"""Which Chromium the product picks, and that it really starts with the chosen flags."""
+"""Which Chromium the product picks, that it really starts with the chosen flags, and where
+Playwright's driver keeps its compiled code."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Playwright
 
+from core.policies import LookerPolicy
+from core.urls import LookerLink, classify
+from sandbox.looker import LookerSandbox
+from sandbox.queries import demo_queries
 from scraper.browser import BASE_ARGS, ChromiumNotFound, find_chromium, launch_options
+from scraper.session import LookerBrowser
 
 
 def test_chromium_path_override_must_be_executable(playwright: Playwright, tmp_path: Path) -> None:
@@ -39,3 +45,26 @@ def test_launch_options_start_a_real_headless_chromium(playwright: Playwright) -
         assert "HeadlessChrome" in page.evaluate("navigator.userAgent")
     finally:
         browser.close()
+
+
+@pytest.mark.parametrize("set_by_person", [False, True])
+def test_the_driver_keeps_its_compiled_code_where_it_is_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, set_by_person: bool
+) -> None:
+    """Node compiles Playwright's driver afresh at each start unless NODE_COMPILE_CACHE names a
+    folder: the scraper names one of the data dir's, unless the person running it named one."""
+    monkeypatch.setenv("NODE_COMPILE_CACHE", str(tmp_path / "theirs"))  # undone after the test
+    if not set_by_person:
+        monkeypatch.delenv("NODE_COMPILE_CACHE")
+    ours = tmp_path / "data" / "cache" / "node"
+    query = demo_queries()["verify_pumping"]
+    with LookerSandbox(render_delay_ms=30) as looker:
+        url = looker.explore_url(looker.add_query(query.sql))
+        policy = LookerPolicy(base_url=looker.base_url)
+        with LookerBrowser(
+            policy, looker.storage_state(), artifacts_dir=tmp_path / "traces", code_cache=ours
+        ) as browser:
+            assert browser.read_sql(LookerLink(url, classify(url))).sql == query.sql
+    used, unused = (tmp_path / "theirs", ours) if set_by_person else (ours, tmp_path / "theirs")
+    assert any(p.is_file() for p in used.rglob("*")), "the driver's compiled code is kept"
+    assert not unused.exists()

@@ -52,6 +52,29 @@ def test_each_notebook_runs_in_a_fresh_kernel_booted_ahead(
     assert pool.kernels_started >= 5 + 1, "one kernel per notebook, and spares booted after"
 
 
+def test_told_its_notebooks_the_pool_starts_only_the_kernels_they_use(tmp_path: Path) -> None:
+    """`once` knows its notebooks: two of them start two kernels ahead, not the pool's four,
+    and none is started after the last (each would only be stopped at exit)."""
+    notebook = make_notebook(tmp_path / "two.ipynb", ["credit_amount = len(looker)"])
+    kernels = KernelPool(4)
+    try:
+        kernels.start(notebooks=2)
+        deadline = time.monotonic() + 30
+        while kernels.kernels_started < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # room for a third, were one wrongly on its way
+        assert kernels.kernels_started == 2, "two kernels ahead for two notebooks"
+        futures = [kernels.submit(job(notebook, "x" * n, tmp_path / f"{n}.ipynb")) for n in (1, 2)]
+        assert [f.result(timeout=120).credit for f in futures] == [1, 2]
+        time.sleep(0.5)
+        assert kernels.kernels_started == 2, "no spare after the last notebook"
+        # A notebook nobody announced still gets a kernel, started when it is asked for.
+        assert kernels.submit(job(notebook, "xyz", tmp_path / "3.ipynb")).result(60).credit == 3
+        assert kernels.kernels_started == 3
+    finally:
+        kernels.close()
+
+
 def test_a_warm_kernel_saves_its_start_up(pool: KernelPool, tmp_path: Path) -> None:
     notebook = make_notebook(tmp_path / "quick.ipynb", ["credit_amount = 1"])
     started = time.monotonic()
@@ -121,3 +144,25 @@ def test_a_booted_kernel_has_the_notebooks_imports_done_and_nothing_else(tmp_pat
         finally:
             pool.close()
         assert result.credit == expected, preload
+
+
+def test_a_kernel_s_signing_key_and_sockets_stay_in_one_private_folder(pool: KernelPool) -> None:
+    """The connection file holds the key that signs every message to the kernel: it goes with
+    the sockets into a folder only this user can open, not loose into the temporary folder
+    (where a worker killed outright would leave it)."""
+
+    def where(kernel: object) -> tuple[Path, str, bool]:
+        connection = Path(kernel.connection_file)  # type: ignore[attr-defined]
+        return connection, kernel.ip, connection.exists()  # type: ignore[attr-defined]
+
+    connection, ip, written = pool.submit(where).result(timeout=60)
+    assert written
+    folder = connection.parent
+    assert folder.name.startswith("creditbot-kernels-")
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert connection.stat().st_mode & 0o077 == 0
+    assert Path(ip).parent == folder
+    deadline = time.monotonic() + 10  # the kernel is stopped just after its work returns
+    while connection.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not connection.exists(), "removed with its kernel"

@@ -72,6 +72,7 @@ def looker_browser(settings: Settings, state: dict[str, Any]) -> LookerBrowser:
         state,
         artifacts_dir=settings.data_dir / "traces",
         options=settings.browser,
+        code_cache=settings.code_cache_dir,
     )
 
 

@@ -179,13 +179,14 @@ class Cycle:
         """Chromium and the kernels start in processes of their own, and take longer than the
         setup check and the thread checks: they start first, and the cycle's own work on this
         thread overlaps with them."""
-        if not any(m.message.get("links") for m in memos):
+        links = sum(len(m.message.get("links") or ()) for m in memos)
+        if not links:
             return
         if not self.compute_only:
             # No session: each memo meets that and waits (`_admit`).
             with contextlib.suppress(CreditBotError):
                 self._looker().start()
-        self.engines.kernels()
+        self.engines.kernels(notebooks=links)  # at most one notebook a link
 
     def _paused(self) -> str | None:
         """The pause mark lives in the live state, so it stops a shadow run too."""

@@ -56,19 +56,21 @@ class Engines:
                 artifacts_dir=self.settings.data_dir / "traces",
                 options=self.settings.browser,
                 pages=self.settings.looker.pages,
+                code_cache=self.settings.code_cache_dir,
             )
             self._session_saved_at = stored.saved_at
             self.browsers_started += 1
         return self._browser
 
-    def kernels(self) -> KernelPool:
-        """The pool, started (its kernels booting) on first use."""
+    def kernels(self, notebooks: int = 0) -> KernelPool:
+        """The pool, its kernels starting ahead of the notebooks: in `run`, all of them (memos
+        will keep coming); in `once`, as many as the `notebooks` it is told of will use."""
         from notebooks.kernels import pool_for
 
         self._used_at = time.monotonic()
         if self._kernels is None:
             self._kernels = pool_for(self.settings.notebook, warm=self.warm)
-        self._kernels.start()
+        self._kernels.start(None if self.warm else notebooks)
         return self._kernels
 
     @property

@@ -150,6 +150,11 @@ class Settings:
         return self.data_dir / "shadow" if self.shadow else self.data_dir
 
     @property
+    def code_cache_dir(self) -> Path:
+        """Compiled code kept between runs (the Playwright driver's): a cache, safe to delete."""
+        return self.data_dir / "cache" / "node"
+
+    @property
     def looker_base_url(self) -> str:
         return self.looker.base_url
 
