@@ -7,8 +7,11 @@ bad usage or settings (the message names the setting), 1 for anything else.
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import json
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -311,5 +314,23 @@ def operator_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _end_without_teardown(status: list[int]) -> None:
+    """Freeing a thousand modules one by one took 0.15 s of every `once` after its work was
+    done. Registered first, this exit handler runs last: the threads that were not daemons have
+    been joined and every other handler has run (temporary folders removed). It closes the logs,
+    flushes the output and ends the process with the status `main` returned. An exception that
+    escaped `main` leaves no status, and Python's own exit."""
+    if not status:
+        return
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe: nothing left to tell
+            stream.flush()
+    os._exit(status[0])
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    status: list[int] = []
+    atexit.register(_end_without_teardown, status)
+    status.append(main())
+    sys.exit(status[0])

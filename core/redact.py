@@ -36,6 +36,13 @@ def scrub(text: str) -> str:
     return text
 
 
+def scrub_bytes(data: bytes) -> bytes:
+    """`scrub` for files kept as evidence (a trace's entries), whatever their encoding."""
+    for secret in _secrets:
+        data = data.replace(secret.encode(), REDACTED.encode())
+    return data
+
+
 # Context a record may carry (`extra={"memo": ..., "stage": ...}`), written by the log formats.
 CONTEXT_FIELDS = ("memo", "stage")
 

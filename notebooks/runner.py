@@ -32,6 +32,7 @@ from papermill.log import logger as papermill_log
 from papermill.utils import remove_args
 from traitlets import default
 
+from core import scratch
 from core.errors import BadResult, NotebookFailed, NotebookRefused, SetupError
 
 KERNEL = "python3"  # the notebooks' Jupyter kernel (ipykernel, in CreditBot's own Python)
@@ -186,7 +187,8 @@ def _socket_dir() -> tempfile.TemporaryDirectory[str]:
     dropped one would be deleted under the kernel that got it)."""
     with _socket_lock:
         if not _socket_dirs:
-            _socket_dirs.append(tempfile.TemporaryDirectory(prefix="creditbot-kernels-"))
+            scratch.sweep("kernels")
+            _socket_dirs.append(tempfile.TemporaryDirectory(prefix=scratch.prefix("kernels")))
         return _socket_dirs[0]
 
 

@@ -14,6 +14,7 @@ import logging
 import shutil
 import tempfile
 import time
+import zipfile
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Playwright, asyn
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from core import redact, scratch
 from core.errors import (
     BlockedRequest,
     BrowserCrashed,
@@ -38,6 +40,7 @@ from core.errors import (
 from core.policies import BrowserOptions, LookerPolicy
 from core.urls import LinkKind, LookerLink, origin_of
 from scraper.browser import cache_driver_code, launch_options
+from scraper.evidence import scrub_trace
 from scraper.explain import Explanation
 from scraper.guard import OriginGuard
 from scraper.loop import LoopThread
@@ -79,6 +82,7 @@ class LookerBrowser:
     ) -> None:
         self.policy = policy
         self.storage_state = storage_state
+        redact.register_session(storage_state)  # kept out of logs and of the traces kept
         self.origin = policy.origin
         self.options = options or BrowserOptions()
         self.artifacts_dir = artifacts_dir  # traces and screenshots of failed links
@@ -177,7 +181,8 @@ class LookerBrowser:
             override=self.options.chromium_path,
         )
         # Playwright keeps trace material in a folder it never removes; give it one we do.
-        self._scratch = tempfile.mkdtemp(prefix="creditbot-browser-")
+        scratch.sweep("browser")
+        self._scratch = tempfile.mkdtemp(prefix=scratch.prefix("browser"))
         try:
             self._browser = await self._playwright.chromium.launch(
                 **options, traces_dir=self._scratch
@@ -315,7 +320,10 @@ class LookerBrowser:
                 if trace.stat().st_size > TRACE_BUDGET_BYTES:
                     trace.unlink()
                     log.warning("trace %s was over %d MB and was dropped", trace, 25)
-        except (PlaywrightError, OSError) as exc:
+                else:  # off the loop: the other pages keep going meanwhile
+                    await asyncio.to_thread(scrub_trace, trace)
+        except (PlaywrightError, OSError, zipfile.BadZipFile) as exc:
+            trace.unlink(missing_ok=True)  # never kept with the session still in it
             log.warning("trace %s could not be kept: %s", trace, first_line(exc))
 
     async def _screenshot(self, page: Page, trace: Path) -> Path | None:

@@ -8,7 +8,9 @@ SQL read must equal the served query exactly, and each failure must come back ty
 
 from __future__ import annotations
 
+import json
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -258,3 +260,33 @@ def test_a_failed_link_leaves_an_owner_only_trace_and_screenshot(
     assert trace.stat().st_mode & 0o077 == 0
     shots = list(trace.parent.glob("*.png"))
     assert shots and all(s.stat().st_mode & 0o077 == 0 for s in shots)
+
+
+def test_a_kept_trace_still_shows_the_requests_but_not_the_session(
+    classic: LookerSandbox, tmp_path: Path
+) -> None:
+    """The trace is for a person debugging a page: every request is in it, with its headers,
+    but the session cookie is not (a trace passed around would hand over the desk's session),
+    even where a URL carried it."""
+    state = classic.storage_state()
+    cookie = state["cookies"][0]["value"]
+    url = f"{classic.base_url}/explore/revenue/v?qid={'C' * 22}&echo={cookie}"
+    with browser_for(classic, tmp_path, state) as b, pytest.raises(QueryNotFound) as failed:
+        b.read_sql(link(url))
+    trace = Path(str(failed.value.context["trace"]))
+    assert trace.stat().st_mode & 0o077 == 0
+    with zipfile.ZipFile(trace) as kept:
+        entries = {name: kept.read(name) for name in kept.namelist()}
+    assert not [name for name, data in entries.items() if cookie.encode() in data]
+    network = [
+        json.loads(line)["snapshot"]
+        for name, data in entries.items()
+        if name.endswith(".network")
+        for line in data.splitlines()
+    ]
+    page = [n for n in network if "/explore/revenue/v" in n["request"]["url"]]
+    assert page, "the page's own request is still in the trace"
+    headers = {h["name"].lower(): h["value"] for h in page[0]["request"]["headers"]}
+    assert headers["cookie"] == "[redacted]"
+    assert "user-agent" in headers, "only the secret headers are blanked"
+    assert b"[redacted]" in entries["trace.trace"], "the URL that carried it, in the actions"
