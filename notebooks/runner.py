@@ -36,6 +36,10 @@ from core import scratch
 from core.errors import BadResult, NotebookFailed, NotebookRefused, SetupError
 
 KERNEL = "python3"  # the notebooks' Jupyter kernel (ipykernel, in CreditBot's own Python)
+# IPython keeps every cell a kernel runs in the user's history database (~/.ipython), forever:
+# with the parameters CreditBot injects, that is each memo's SQL and the warehouse URL (and any
+# password in it). A notebook run by the bot is no one's interactive session: no history.
+KERNEL_ARGUMENTS = ("--HistoryManager.enabled=False",)
 HARVEST_MIME = "application/x-creditbot+json"
 HARVEST_TAG = "creditbot-harvest"
 SUMMARY_TAG = "summary"
@@ -97,6 +101,9 @@ class LocalKernelManager(AsyncKernelManager):
     @default("ip")
     def _default_ip(self) -> str:
         return self.connection_file.removesuffix(".json")
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        return super().format_kernel_cmd([*(extra_arguments or []), *KERNEL_ARGUMENTS])
 
 
 class FinalSaveManager(NotebookExecutionManager):

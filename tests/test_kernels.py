@@ -166,3 +166,23 @@ def test_a_kernel_s_signing_key_and_sockets_stay_in_one_private_folder(pool: Ker
     while connection.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not connection.exists(), "removed with its kernel"
+
+
+@pytest.mark.parametrize("fork", [False, True], ids=["booted", "forked"])
+def test_the_notebooks_cells_stay_out_of_ipython_s_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fork: bool
+) -> None:
+    """IPython would keep every cell in the user's history database, forever: the memo's SQL
+    and the warehouse URL (with any password in it) among them."""
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    marker = "warehouse_url = 'postgresql://desk:s3cret-marker@db/warehouse'"
+    notebook = make_notebook(tmp_path / "secret.ipynb", [marker, "credit_amount = len(looker)"])
+    kernels = KernelPool(1, fork=fork)
+    try:
+        done = kernels.submit(job(notebook, "select 1", tmp_path / "out.ipynb")).result(120)
+        assert done.credit == 8
+        assert kernels.kernels_forked == (1 if fork else 0)
+    finally:
+        kernels.close()
+    kept = [p for p in tmp_path.joinpath("ipython").rglob("*") if p.is_file()]
+    assert not [p for p in kept if b"s3cret-marker" in p.read_bytes()], kept
