@@ -30,7 +30,11 @@ def prefix(kind: str) -> str:
 def sweep(
     kind: str, *, root: Path | None = None, stale_seconds: float = STALE_SECONDS
 ) -> list[Path]:
-    """Remove this user's `kind` folders left by workers that are gone; the ones removed."""
+    """Remove this user's `kind` folders left by workers that are gone; the ones removed.
+    POSIX only: elsewhere there is no owner to compare, and `os.kill(pid, 0)` on Windows would
+    interrupt the process it asks about."""
+    if not hasattr(os, "getuid"):
+        return []
     root = root or Path(tempfile.gettempdir())
     named = re.compile(rf"creditbot-{re.escape(kind)}-(\d+)-")
     removed = []

@@ -10,6 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 from core import scratch
 from core.policies import LookerPolicy
 from core.urls import LookerLink, classify
@@ -64,3 +66,13 @@ def test_the_browser_clears_a_killed_worker_s_trace_folder_when_it_starts(tmp_pa
             assert mine.name.startswith(scratch.prefix("browser"))
             assert mine.stat().st_mode & 0o077 == 0
         assert not mine.exists(), "its own is removed when it closes"
+
+
+def test_where_folders_have_no_owner_nothing_is_swept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows: no uid to compare, and `os.kill(pid, 0)` there would interrupt the process."""
+    left = folder(tmp_path, f"creditbot-browser-{gone_pid()}-abc", age=7200)
+    monkeypatch.delattr(os, "getuid")
+    assert scratch.sweep("browser", root=tmp_path) == []
+    assert left.exists()
