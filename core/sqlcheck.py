@@ -47,6 +47,12 @@ def dialect_for(warehouse_url: object, configured: str | None) -> str:
     return "trino"
 
 
+def load_parser() -> None:
+    """Import sqlglot now: 0.1 s that a cycle with links spends while Chromium starts, rather
+    than on the first page, which checks its SQL as soon as it is read."""
+    import sqlglot  # noqa: F401
+
+
 def check_read_only(sql: str, dialect: str) -> None:
     """Raise `UnsafeSQL` (saying why) unless `sql` is exactly one SELECT or WITH statement.
     (sqlglot is imported here, not at start: reading the settings needs only `dialect_for`.)"""

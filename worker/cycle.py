@@ -41,6 +41,7 @@ from core.errors import (
     UnsafeSQL,
     UsageError,
 )
+from core.sqlcheck import load_parser
 from core.urls import LookerLink
 from ops.status import mark_cycle
 from state.store import Memo, StateStore, Status
@@ -187,6 +188,7 @@ class Cycle:
             with contextlib.suppress(CreditBotError):
                 self._looker().start()
         self.engines.kernels(notebooks=links)  # at most one notebook a link
+        load_parser()
 
     def _paused(self) -> str | None:
         """The pause mark lives in the live state, so it stops a shadow run too."""
