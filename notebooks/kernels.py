@@ -96,7 +96,7 @@ class KernelPool:
                 self._ahead = None
             elif self._ahead is not None or not self._threads:
                 self._ahead = (self._ahead or 0) + notebooks
-            self._grow(self.size if self._ahead is None else self._ahead + self._in_flight)
+            self._grow()
 
     def submit(self, work: Callable[[Any], Any]) -> Future[Any]:
         """`work(kernel_manager)` on the next free thread; its result or error in the future."""
@@ -106,7 +106,7 @@ class KernelPool:
             self._in_flight += 1
             if self._ahead:
                 self._ahead -= 1
-            self._grow(self.size if self._ahead is None else self._ahead + self._in_flight)
+            self._grow()
         self._jobs.put(_Job(work, future))
         return future
 
@@ -116,9 +116,11 @@ class KernelPool:
         if self.fork and self._server is None:
             self._server = ForkServer(self.preload)
 
-    def _grow(self, wanted: int) -> None:
-        """Threads up to `wanted`, never more than the size (under the lock)."""
-        while len(self._threads) < min(wanted, self.size):
+    def _grow(self) -> None:
+        """A thread for each notebook announced or in flight (all of them when kept full), up
+        to the size (under the lock)."""
+        wanted = self.size if self._ahead is None else min(self._ahead + self._in_flight, self.size)
+        while len(self._threads) < wanted:
             thread = threading.Thread(
                 target=self._serve, name=f"creditbot-kernel-{len(self._threads)}", daemon=True
             )
