@@ -17,10 +17,12 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import nbformat
 import papermill
+import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
@@ -40,6 +42,11 @@ KERNEL = "python3"  # the notebooks' Jupyter kernel (ipykernel, in CreditBot's o
 # with the parameters CreditBot injects, that is each memo's SQL and the warehouse URL (and any
 # password in it). A notebook run by the bot is no one's interactive session: no history.
 KERNEL_ARGUMENTS = ("--HistoryManager.enabled=False",)
+IOPUB_QUIET_SECONDS = 0.2  # jupyter_client's: how long a silent IOPub is taken to be caught up
+# A new client's IOPub misses what the kernel says until its subscription reaches the kernel:
+# nothing on IOPub this soon after a reply means "ask again", not "wait longer".
+IOPUB_CONNECTED_SECONDS = 0.05
+RECONNECT_MS = 10
 HARVEST_MIME = "application/x-creditbot+json"
 HARVEST_TAG = "creditbot-harvest"
 SUMMARY_TAG = "summary"
@@ -65,7 +72,8 @@ _creditbot_display(
 class QuietKernelClient(AsyncKernelClient):
     """A kernel client without the heartbeat channel: nbclient asks the kernel manager whether
     the kernel is alive and never the heartbeat, whose thread, socket and event loop each
-    notebook would pay for."""
+    notebook would pay for. Its wait for the kernel ends when the kernel is ready, not 0.2 s
+    later (`wait_for_ready`)."""
 
     def start_channels(
         self,
@@ -75,7 +83,70 @@ class QuietKernelClient(AsyncKernelClient):
         hb: bool = False,
         control: bool = True,
     ) -> None:
+        # A kernel forked a moment ago may not have made its sockets yet: zmq then connects
+        # again after 100 ms, which the notebook would wait out. These are local sockets.
+        self.context.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)
         super().start_channels(shell=shell, iopub=iopub, stdin=stdin, hb=hb, control=control)
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        """jupyter_client's wait, ended by the kernel's word rather than by silence.
+
+        jupyter_client asks for the kernel's info until a reply and, within 0.2 s, one IOPub
+        message arrive (IOPub is connected), then reads IOPub until it has been silent for
+        0.2 s: 0.2 to 0.4 s on every notebook, and no end at all while the kernel keeps
+        printing. A kernel says `idle` on IOPub when it is done with a request, and IOPub
+        keeps its order, so the `idle` of an info request comes after everything older: the
+        wait ends there (`_caught_up`)."""
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            asked = self.kernel_info()
+            reply = await self._reply_to(asked, within=1.0)
+            if reply is not None and await self._caught_up(asked, deadline):
+                self._handle_kernel_info_reply(reply)
+                return
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel didn't reply to kernel_info: it died")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't reply to kernel_info in {timeout:g} seconds")
+
+    async def _reply_to(self, msg_id: str, within: float) -> dict[str, Any] | None:
+        """The shell's reply to `msg_id` (replies to earlier, unanswered asks are skipped)."""
+        deadline = time.monotonic() + within
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                msg = await self.shell_channel.get_msg(timeout=left)
+            except Empty:
+                return None
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg
+        return None
+
+    async def _caught_up(self, msg_id: str, deadline: float) -> bool:
+        """True once IOPub has said `idle` for `msg_id`. False (ask again) when IOPub says
+        nothing at once, or only welcomes this client: a new subscriber hears nothing the
+        kernel said before its subscription arrived, which may have been this very answer. A
+        kernel that says other things, but never that `idle`, is taken to be ready after
+        0.2 s of silence, as jupyter_client takes every kernel."""
+        heard = False
+        wait = IOPUB_CONNECTED_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                msg = await self.iopub_channel.get_msg(timeout=wait)
+            except Empty:
+                return heard
+            if _idle_after(msg, msg_id):
+                return True
+            if msg["msg_type"] != "iopub_welcome":
+                heard, wait = True, IOPUB_QUIET_SECONDS
+        return heard
+
+
+def _idle_after(msg: dict[str, Any], msg_id: str) -> bool:
+    return (
+        msg["msg_type"] == "status"
+        and msg["content"].get("execution_state") == "idle"
+        and msg["parent_header"].get("msg_id") == msg_id
+    )
 
 
 class LocalKernelManager(AsyncKernelManager):

@@ -94,6 +94,52 @@ def test_a_warm_kernel_saves_its_start_up(pool: KernelPool, tmp_path: Path) -> N
     assert warm < cold, (warm, cold)
 
 
+CHATTER = """
+import threading, time
+def _chatter():
+    while True:
+        print(".", end="", flush=True)
+        time.sleep(0.02)
+threading.Thread(target=_chatter, daemon=True).start()
+"""
+
+
+@pytest.mark.parametrize("fork", [False, True], ids=["booted", "forked"])
+def test_a_kernel_that_keeps_printing_still_runs_its_notebook(tmp_path: Path, fork: bool) -> None:
+    """jupyter_client takes a kernel to be ready once IOPub has been silent for 0.2 s: a kernel
+    that prints every 20 ms is never silent, and its notebook would never start. CreditBot's
+    client is done waiting when the kernel says it has answered, not when it goes quiet."""
+    from jupyter_core.utils import run_sync
+
+    notebook = make_notebook(tmp_path / "after.ipynb", ["credit_amount = len(looker)"])
+
+    def talk_then_run(kernel: object) -> object:
+        client = kernel.client()  # type: ignore[attr-defined]
+        client.start_channels()
+        try:
+            run_sync(client.wait_for_ready)(timeout=30)
+            run_sync(client.execute_interactive)(CHATTER, timeout=30)
+        finally:
+            client.stop_channels()
+        started = time.monotonic()
+        ready = kernel.client()  # type: ignore[attr-defined]
+        ready.start_channels()
+        try:
+            run_sync(ready.wait_for_ready)(timeout=30)
+        finally:
+            ready.stop_channels()
+        waited = time.monotonic() - started
+        return waited, job(notebook, "abcd", tmp_path / "out.ipynb")(kernel)
+
+    kernels = KernelPool(1, fork=fork)
+    try:
+        waited, done = kernels.submit(talk_then_run).result(timeout=90)
+    finally:
+        kernels.close()
+    assert done.credit == 4
+    assert waited < 20, f"waited {waited:.1f} s for a kernel that was ready"
+
+
 def test_failures_come_back_typed(pool: KernelPool, tmp_path: Path) -> None:
     broken = make_notebook(tmp_path / "broken.ipynb", ["1 / 0"])
     with pytest.raises(NotebookFailed, match="ZeroDivisionError"):
