@@ -50,15 +50,12 @@ XVFB = pytest.StashKey[subprocess.Popen]()
 
 
 @pytest.fixture(scope="session")
-def chromium_launch_options(playwright: Playwright) -> dict:
-    """Launch options the product would use here (CHROMIUM_PATH, Playwright's, or the system's)."""
-    return launch_options(playwright, override=os.environ.get("CHROMIUM_PATH"))
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict, chromium_launch_options: dict) -> dict:
-    """pytest-playwright's `page`/`browser` fixtures use the product's launch options."""
-    return {**browser_type_launch_args, **chromium_launch_options}
+def browser_type_launch_args(browser_type_launch_args: dict, playwright: Playwright) -> dict:
+    """pytest-playwright's `page`/`browser` fixtures use the launch options the product would
+    use here (CHROMIUM_PATH, Playwright's, or the system's), headed under `--headed`."""
+    headless = browser_type_launch_args.get("headless", True)
+    chosen = launch_options(playwright, headless=headless, override=os.environ.get("CHROMIUM_PATH"))
+    return {**browser_type_launch_args, **chosen}
 
 
 @pytest.fixture(scope="session")

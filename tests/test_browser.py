@@ -4,7 +4,9 @@ Playwright's driver keeps its compiled code."""
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from playwright.sync_api import Playwright
@@ -31,6 +33,25 @@ def test_chromium_path_override_wins(playwright: Playwright) -> None:
         pytest.skip("Playwright's bundled Chromium is in use; no system binary to point at")
     choice = find_chromium(playwright, detected)
     assert (choice.executable, choice.source) == (detected, "CHROMIUM_PATH")
+
+
+def test_headless_work_goes_to_a_headless_shell_and_headed_to_a_full_chromium(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without Playwright's own build, the system's headless shell runs headless work (a page
+    costs half the CPU there); a headed browser is a full one, and so is headless work where
+    no shell is installed."""
+    for name in ("chromium-headless-shell", "chromium"):
+        program = tmp_path / name
+        program.write_text("#!/bin/sh\n")
+        program.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    not_downloaded = SimpleNamespace(chromium=SimpleNamespace(executable_path=str(tmp_path / "x")))
+    pick = partial(find_chromium, not_downloaded)  # type: ignore[arg-type]
+    assert pick().executable == str(tmp_path / "chromium-headless-shell")
+    assert pick(headless=False).executable == str(tmp_path / "chromium")
+    (tmp_path / "chromium-headless-shell").unlink()
+    assert pick().executable == str(tmp_path / "chromium")
 
 
 def test_launch_options_start_a_real_headless_chromium(playwright: Playwright) -> None:
