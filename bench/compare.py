@@ -45,12 +45,12 @@ def stage_ratios(memos: list[dict[str, Any]], floors: Floors) -> dict[str, dict[
 def stage_floor(floors: Floors, kind: str, key: str, keys: tuple[str, ...]) -> float | None:
     """The floor of one stage instance; a per-link stage is matched to its link by number."""
     if kind == "post":
-        return floors.post_p50()
+        return floors.post_floor()
     suffix = key.rsplit("_", 1)[-1]
     if not suffix.isdigit() or not 1 <= int(suffix) <= len(keys):
         return None
     link = keys[int(suffix) - 1]
-    return floors.page_p50(link) if kind == "page" else floors.notebook_p50(link)
+    return floors.page_floor(link) if kind == "page" else floors.notebook_floor(link)
 
 
 def slowest_link_floor(six: dict[str, Any], floors: Floors) -> float | None:
