@@ -21,11 +21,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-from playwright.async_api import Playwright as AsyncPlaywright
-from playwright.sync_api import Playwright, sync_playwright
+from typing import TYPE_CHECKING
 
 from core.errors import SetupError
+
+if TYPE_CHECKING:  # the sync API is 35 ms of import that only `ensure` and `main` use
+    from playwright.async_api import Playwright as AsyncPlaywright
+    from playwright.sync_api import Playwright
 
 SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 HEADLESS_SHELLS = ("chromium-headless-shell", "chrome-headless-shell")
@@ -114,6 +116,8 @@ def cache_driver_code(folder: Path) -> None:
 
 def ensure(override: str | None) -> str:
     """Make sure some Chromium is there: Playwright's download first, then the system's."""
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         try:
             return describe(find_chromium(p, override))
@@ -144,6 +148,8 @@ def main() -> int:
     parser.add_argument("--ensure", action="store_true", help="install a Chromium if none is found")
     opts = parser.parse_args()
     override = os.environ.get("CHROMIUM_PATH")
+    from playwright.sync_api import sync_playwright
+
     try:
         if opts.ensure:
             print(ensure(override))
