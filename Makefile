@@ -38,7 +38,7 @@ format: $(STAMP)
 test: lint chromium bytecode
 	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
 
-# Not part of `test`: about 7 minutes against the sandbox (BENCH_ARGS=--quick for a smoke run).
+# Not part of `test`: about 5 minutes against the sandbox (BENCH_ARGS=--quick for a smoke run).
 bench: $(STAMP) chromium bytecode
 	$(PY) -m bench $(BENCH_ARGS)
 
