@@ -81,6 +81,12 @@ def find_chromium(
     )
 
 
+def needs_headless_shell(choice: ChromiumChoice) -> bool:
+    """A full Chromium of the system's doing headless work that its headless shell would do for
+    half the CPU (one the person chose with CHROMIUM_PATH is theirs to choose)."""
+    return choice.source == "system" and Path(choice.executable or "").name not in HEADLESS_SHELLS
+
+
 def launch_args(choice: ChromiumChoice) -> list[str]:
     """Chromium's sandbox cannot start as root (containers, CI): drop it only there."""
     args = list(BASE_ARGS)

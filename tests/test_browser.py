@@ -15,7 +15,13 @@ from core.policies import LookerPolicy
 from core.urls import LookerLink, classify
 from sandbox.looker import LookerSandbox
 from sandbox.queries import demo_queries
-from scraper.browser import BASE_ARGS, ChromiumNotFound, find_chromium, launch_options
+from scraper.browser import (
+    BASE_ARGS,
+    ChromiumNotFound,
+    find_chromium,
+    launch_options,
+    needs_headless_shell,
+)
 from scraper.session import LookerBrowser
 
 
@@ -49,9 +55,12 @@ def test_headless_work_goes_to_a_headless_shell_and_headed_to_a_full_chromium(
     not_downloaded = SimpleNamespace(chromium=SimpleNamespace(executable_path=str(tmp_path / "x")))
     pick = partial(find_chromium, not_downloaded)  # type: ignore[arg-type]
     assert pick().executable == str(tmp_path / "chromium-headless-shell")
+    assert not needs_headless_shell(pick())
     assert pick(headless=False).executable == str(tmp_path / "chromium")
     (tmp_path / "chromium-headless-shell").unlink()
     assert pick().executable == str(tmp_path / "chromium")
+    assert needs_headless_shell(pick()), "doctor says how to get the shell"
+    assert not needs_headless_shell(pick(str(tmp_path / "chromium"))), "CHROMIUM_PATH is a choice"
 
 
 def test_launch_options_start_a_real_headless_chromium(playwright: Playwright) -> None:
