@@ -5,11 +5,11 @@ a system Chromium is used where that download is impossible (CI, locked-down ser
 `CHROMIUM_PATH` overrides both. `python -m scraper.browser --ensure` bootstraps one.
 
 Headless work runs in Chromium's headless shell where there is one: the old headless mode, now a
-program of its own, without the browser's profile, windows and services. On 2 cores it starts
-in a third of the time, and a page costs half the CPU, that a full Chromium in headless mode
-takes. Playwright uses its own copy the same way; a system one comes as
-`chromium-headless-shell` (Debian) or `chrome-headless-shell`. A headed browser (`login
---headed`, `--headed`) is always a full one.
+program of its own, without the browser's profile, windows and services. On 2 cores it starts in
+a third of the time a full Chromium in headless mode takes, and a page there costs half the CPU.
+Playwright uses its own copy the same way; a system one comes as `chromium-headless-shell`
+(Debian) or `chrome-headless-shell`. A headed browser (`login --headed`, `--headed`) is always a
+full one.
 """
 
 from __future__ import annotations
