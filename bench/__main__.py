@@ -139,11 +139,13 @@ def main(argv: list[str] | None = None) -> int:
                 result["targets_runs"]["cold"] = combined["cold"]
                 result["idle_once"] = combined["idle_once"]
                 result["idle_run"] = combined["idle_run"]
+                result["idle_core"] = combined["idle_core"]
                 if not combined["idle_run"]["reached_target"]:
                     result["notes"].append(
                         f"idle run: {combined['idle_run']['cycles']} cycles, not "
                         f"{plan.idle_cycles_target}: POLL_SECONDS cannot go below "
-                        f"{plan.poll_seconds} s and the budget is {plan.idle_run_budget_s:.0f} s"
+                        f"{plan.poll_seconds} s and the budget is {plan.idle_run_budget_s:.0f} s; "
+                        f"the cycle itself ran {plan.idle_cycles_target} times back to back"
                     )
         if "backlog" in wanted:
             done = step("backlog", lambda: backlog(work, warehouse, plan))

@@ -317,6 +317,32 @@ def _memory(r: dict[str, Any]) -> str:
             f"{m.get('browsers_started')} / {m.get('kernels_started')}, {m.get('looker_requests')}",
         ],
     ]
+    core = r.get("idle_core") or {}
+    if core.get("error"):
+        rows.append(["the idle cycle back to back, one process", f"failed: {core['error']}"])
+    elif core:
+        rows += [
+            [
+                "the idle cycle back to back, one process",
+                f"{core.get('cycles')} cycles ({core.get('polls')} polls) in "
+                f"{seconds(core.get('wall_s'))}, as `run` calls it, without the scheduler's wait",
+            ],
+            [
+                f"  after {core.get('early_cycles')} / {core.get('cycles')} cycles",
+                f"RSS {mib(_get(core, 'early', 'rss'))} / {mib(_get(core, 'late', 'rss'))}, "
+                f"PSS {mib(_get(core, 'early', 'pss'))} / {mib(_get(core, 'late', 'pss'))}",
+            ],
+            [
+                "  growth",
+                f"RSS {signed_mib(core.get('rss_growth_bytes'))}, "
+                f"PSS {signed_mib(core.get('pss_growth_bytes'))}",
+            ],
+            [
+                "  browsers / kernels started, Looker requests",
+                f"{core.get('browsers_started')} / {core.get('kernels_started')}, "
+                f"{core.get('looker_requests')}",
+            ],
+        ]
     return "MEMORY OF AN IDLE `run` (POLL_SECONDS at its minimum, quiet desk)\n" + pairs(rows)
 
 

@@ -8,13 +8,16 @@ backlog's job.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.launch import Finished, Worker
+from bench.launch import REPO, Finished, Worker, clean_environ
 from bench.plan import Plan
 from bench.stats import stage_table, summary
 from bench.world import BenchWorld, MemoOutcome, Posted, link_keys
@@ -135,7 +138,8 @@ def cold_idle_and_long_run(root: Path, warehouse: Path, plan: Plan) -> dict:
         cold = cold_once(w, plan)
         idle = idle_once(w, plan)
         long_run = idle_run(w, plan)
-    return {"cold": cold, "idle_once": idle, "idle_run": long_run}
+        core = idle_cycles_back_to_back(w, plan)
+    return {"cold": cold, "idle_once": idle, "idle_run": long_run, "idle_core": core}
 
 
 def cold_once(w: BenchWorld, plan: Plan) -> dict:
@@ -276,6 +280,55 @@ def idle_run(w: BenchWorld, plan: Plan) -> dict:
         "browsers_started": finished.tree.distinct_by_kind.get("chromium", 0),
         "kernels_started": finished.tree.distinct_by_kind.get("kernel", 0),
         "worker": finished.as_dict(),
+    }
+
+
+def idle_cycles_back_to_back(w: BenchWorld, plan: Plan) -> dict:
+    """The idle cycle `run` makes, `plan.idle_cycles_target` times back to back in one process
+    (`bench.idle_core`): the 500 cycles a `run` could not make in the bench's time, so that the
+    memory after 500 is measured, not extrapolated."""
+    polls_before = w.history_polls()
+    calls_before = len(w.slack.calls())
+    requests_before = len(w.looker.requests)
+    started = time.monotonic()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.idle_core",
+            str(plan.idle_cycles_target),
+            str(plan.idle_cycles_early),
+        ],
+        cwd=REPO,
+        env={**clean_environ(), **w.env},
+        capture_output=True,
+        text=True,
+        timeout=plan.idle_run_budget_s,
+    )
+    wall = time.monotonic() - started
+    measured = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {}
+    if done.returncode != 0 or "shots" not in measured:
+        return {"error": measured.get("error") or done.stderr.strip()[-500:], "wall_s": wall}
+    early = measured["shots"][str(plan.idle_cycles_early)]
+    late = measured["shots"][str(plan.idle_cycles_target)]
+    polls = w.history_polls() - polls_before
+    return {
+        "cycles": measured["cycles"],
+        "polls": polls,
+        "wall_s": wall,
+        "early_cycles": plan.idle_cycles_early,
+        "early": early,
+        "late": late,
+        "rss_growth_bytes": late["rss"] - early["rss"],
+        "pss_growth_bytes": (
+            late["pss"] - early["pss"]
+            if early["pss"] is not None and late["pss"] is not None
+            else None
+        ),
+        "slack_calls_per_cycle": (len(w.slack.calls()) - calls_before) / polls if polls else None,
+        "looker_requests": len(w.looker.requests) - requests_before,
+        "browsers_started": measured["browsers"],
+        "kernels_started": measured["kernels"],
     }
 
 

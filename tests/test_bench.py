@@ -290,3 +290,25 @@ print(adopted, round(mark().children - start.children, 2))
     )
     adopted, seconds = out.stdout.split()
     assert adopted == "True" and float(seconds) >= 0.55, out.stderr
+
+
+def test_the_idle_cycle_runs_back_to_back_and_reports_its_memory(tmp_path: Path) -> None:
+    """What stands in for 500 cycles of `run` (which polls once a second at most): the same
+    cycle against the sandbox Slack, one real history call each, nothing started."""
+    from bench.plan import Plan
+    from bench.scenarios import idle_cycles_back_to_back
+    from bench.world import BenchWorld
+    from sandbox.warehouse import build_warehouse
+
+    warehouse = build_warehouse(tmp_path / "warehouse.sqlite")
+    plan = Plan(idle_cycles_early=3, idle_cycles_target=12)
+    with BenchWorld(tmp_path / "desk", warehouse) as world:
+        measured = idle_cycles_back_to_back(world, plan)
+    assert "error" not in measured, measured
+    assert measured["cycles"] == measured["polls"] == 12
+    # A new desk's first cycle also asks who the bot is and where it reads; the rest, one call.
+    assert 12 < measured["slack_calls_per_cycle"] * 12 <= 12 + 3
+    assert measured["early"]["rss"] > 10 * 2**20 and measured["late"]["pss"] is not None
+    assert measured["rss_growth_bytes"] == measured["late"]["rss"] - measured["early"]["rss"]
+    assert (measured["browsers_started"], measured["kernels_started"]) == (0, 0)
+    assert measured["looker_requests"] == 0
