@@ -52,14 +52,11 @@ class Floors:
         pooled.notebook_path = {**self.notebook_path, **other.notebook_path}
         return pooled
 
-    # A floor is the fastest the bare way went in this run, not its median: a bare papermill
-    # run now and then waits 2.6 s for its kernel to stop (jupyter_client then terminates it),
-    # and a floor raised by that would make every target against it easier to meet.
     def page_floor(self, key: str) -> float | None:
-        return min(self.page_load.get(key) or [None])  # type: ignore[type-var]
+        return fastest(self.page_load.get(key, []))
 
     def notebook_floor(self, key: str) -> float | None:
-        return min(self.notebook.get(key) or [None])  # type: ignore[type-var]
+        return fastest(self.notebook.get(key, []))
 
     def page_p50(self, key: str) -> float | None:
         return percentile(self.page_load.get(key, []), 50)
@@ -82,7 +79,7 @@ class Floors:
         return max(p for p in pages if p is not None) + max(n for n in notebooks if n is not None)
 
     def post_floor(self) -> float | None:
-        return min(self.post or [None])  # type: ignore[type-var]
+        return fastest(self.post)
 
     def post_p50(self) -> float | None:
         return percentile(self.post, 50)
@@ -105,6 +102,13 @@ class Floors:
                 "post": self.post,
             },
         }
+
+
+def fastest(times: list[float]) -> float | None:
+    """A floor is the fastest the bare way went in this run, not its median: a bare papermill
+    run now and then waits 2.6 s for its kernel to stop (jupyter_client then terminates it),
+    and a floor raised by that would make every target against it easier to meet."""
+    return min(times) if times else None
 
 
 def measure_floors(

@@ -41,8 +41,16 @@ def main() -> int:
                 return 1
             if done in (early, cycles):
                 shots[str(done)] = {**_memory(), "at_s": time.monotonic() - started}
-        started_engines = {"browsers": engines.browsers_started, "kernels": engines.kernels_started}
-    print(json.dumps({"cycles": cycles, "shots": shots, **started_engines}))
+        print(
+            json.dumps(
+                {
+                    "cycles": cycles,
+                    "shots": shots,
+                    "browsers": engines.browsers_started,
+                    "kernels": engines.kernels_started,
+                }
+            )
+        )
     return 0
 
 

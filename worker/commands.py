@@ -20,7 +20,7 @@ from core.urls import LookerLink, origin_of
 from state.store import StateStore
 from worker.alerts import TOLD_EXPIRED, TOLD_EXPIRING
 from worker.cycle import Cycle, CycleReport
-from worker.engines import Engines
+from worker.engines import Engines, looker_browser
 from worker.lock import worker_lock
 from worker.preflight import writable
 from worker.settings import Settings
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
     from auth.login import Fill
     from scraper.explain import Explanation
-    from scraper.session import LookerBrowser
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +61,6 @@ def state_store(settings: Settings) -> StateStore:
         raise SetupError(
             f"the state database {path} cannot be opened ({exc})", setting="CREDITBOT_DATA_DIR"
         ) from None
-
-
-def looker_browser(settings: Settings, state: dict[str, Any]) -> LookerBrowser:
-    from scraper.session import LookerBrowser
-
-    return LookerBrowser(
-        settings.looker,
-        state,
-        artifacts_dir=settings.data_dir / "traces",
-        options=settings.browser,
-        code_cache=settings.code_cache_dir,
-    )
 
 
 def once(settings: Settings, *, dry_run: bool = False, wait: bool = False) -> CycleReport:

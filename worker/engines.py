@@ -30,6 +30,21 @@ def default_kernels() -> int:
     return max(1, min(os.cpu_count() or 1, 4))
 
 
+def looker_browser(settings: Settings, state: dict[str, Any] | None) -> LookerBrowser:
+    """The browser the settings describe, signed in with `state` (a cycle's, `scrape`'s and the
+    session check's alike)."""
+    from scraper.session import LookerBrowser
+
+    return LookerBrowser(
+        settings.looker,
+        state,
+        artifacts_dir=settings.data_dir / "traces",
+        options=settings.browser,
+        pages=settings.looker.pages,
+        code_cache=settings.code_cache_dir,
+    )
+
+
 class Engines:
     def __init__(self, settings: Settings, *, warm: bool = False) -> None:
         self.settings = settings
@@ -42,22 +57,13 @@ class Engines:
 
     def browser(self, stored: Stored) -> LookerBrowser:
         """The browser signed in with `stored`; a newer stored session gets a new browser."""
-        from scraper.session import LookerBrowser
-
         self._used_at = time.monotonic()
         if self._browser is not None and self._session_saved_at != stored.saved_at:
             log.info("a new Looker session was stored: starting a new browser context")
             self._browser.close()
             self._browser = None
         if self._browser is None:
-            self._browser = LookerBrowser(
-                self.settings.looker,
-                stored.state,
-                artifacts_dir=self.settings.data_dir / "traces",
-                options=self.settings.browser,
-                pages=self.settings.looker.pages,
-                code_cache=self.settings.code_cache_dir,
-            )
+            self._browser = looker_browser(self.settings, stored.state)
             self._session_saved_at = stored.saved_at
             self.browsers_started += 1
         return self._browser
