@@ -20,6 +20,8 @@ class Plan:
     idle_once_reps: int = 5  # `once` with nothing new
     backlog_memos: int = 50
     backlog_links: int = 2
+    backlog_pages: int = 4  # the memory target's "4 pages and 4 kernels", whatever the cores
+    backlog_kernels: int = 4
     idle_cycles_early: int = 10  # RSS of an idle `run` after this many cycles...
     idle_cycles_target: int = 500  # ...and after this many, or as many as the budget allows
     idle_run_budget_s: float = 75.0

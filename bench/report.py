@@ -204,6 +204,9 @@ def _targets(r: dict[str, Any]) -> str:
         if t.get("unit") == "s":
             measured_text = seconds(measured)
             limit_text = f"< {seconds(limit)}" if limit is not None else "-"
+        elif t.get("unit") == "GB":
+            measured_text = "-" if measured is None else f"{measured:.2f} GB"
+            limit_text = f"< {limit:.1f} GB"
         else:
             measured_text = "-" if measured is None else str(measured)
             limit_text = str(limit)
@@ -237,7 +240,8 @@ def _backlog(r: dict[str, Any]) -> str:
             spread(b.get("seen_to_done")),
         ],
         ["CPU (user+sys, worker and reaped children)", seconds(b.get("cpu_s"))],
-        ["peak RSS of the worker tree", mib(b.get("peak_rss_bytes"))],
+        ["pages / kernels configured", f"{text(b.get('pages'))} / {text(b.get('kernels'))}"],
+        ["peak RSS of the worker tree (summed over its processes)", mib(b.get("peak_rss_bytes"))],
         [
             "  of which worker / chromium / kernels / fork server / driver",
             " / ".join(
@@ -246,6 +250,12 @@ def _backlog(r: dict[str, Any]) -> str:
             ),
         ],
         ["peak PSS of the worker tree (shared pages split)", mib(b.get("peak_pss_bytes"))],
+        [
+            "peak resident memory of the tree (each page once)",
+            mib(b.get("peak_resident_bytes"))
+            if b.get("peak_resident_bytes") is not None
+            else "- (frame numbers hidden: not root)",
+        ],
         [
             "most processes at once (chromium / kernel)",
             " / ".join(text(_get(b, "max_processes", k)) for k in ("chromium", "kernel")),

@@ -337,8 +337,12 @@ def idle_cycles_back_to_back(w: BenchWorld, plan: Plan) -> dict:
 
 def backlog(root: Path, warehouse: Path, plan: Plan) -> dict:
     """`backlog_memos` memos of `backlog_links` links waiting at start; one `once` answers them
-    (its peak tree RSS is the memory figure); then every thread is counted for duplicates."""
+    with `backlog_pages` pages and `backlog_kernels` kernels (its peak tree memory is the memory
+    figure); then every thread is counted for duplicates."""
     with BenchWorld(root / "backlog", warehouse, sample_interval=plan.sample_interval_s) as w:
+        w.configure(
+            looker={"pages": plan.backlog_pages}, notebook={"kernels": plan.backlog_kernels}
+        )
         posted: list[Posted] = [
             w.post_memo(link_keys(i, plan.backlog_links)) for i in range(plan.backlog_memos)
         ]
@@ -350,6 +354,8 @@ def backlog(root: Path, warehouse: Path, plan: Plan) -> dict:
     return {
         "memos": plan.backlog_memos,
         "links_per_memo": plan.backlog_links,
+        "pages": plan.backlog_pages,
+        "kernels": plan.backlog_kernels,
         "wall_s": finished.wall_s,
         "cpu_s": finished.cpu_s,
         "answered": answered,
@@ -361,6 +367,7 @@ def backlog(root: Path, warehouse: Path, plan: Plan) -> dict:
         "stages": stage_table(o.timings for o in outcomes),
         "peak_rss_bytes": finished.tree.peak_rss,
         "peak_pss_bytes": finished.tree.peak_pss,
+        "peak_resident_bytes": finished.tree.peak_resident,
         "peak": finished.tree.peak.as_dict() if finished.tree.peak else None,
         "max_processes": finished.tree.max_count_by_kind,
         "returncode": finished.returncode,

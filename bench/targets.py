@@ -8,6 +8,9 @@ from typing import Any
 SIX_LINKS_FACTOR = 1.5  # total wall time of one `once` vs the floor of its slowest link
 COLD_LIMIT_S = 2.5  # `once`, start to exit, one single-link memo waiting
 WARM_LIMIT_S = 1.5  # `run` idle: memo seen -> reply in the thread
+BACKLOG_LIMIT_S = 60.0  # 50 memos x 2 links waiting, one `once`, on 4 cores
+BACKLOG_CORES = 4
+MEMORY_LIMIT_BYTES = 1.2e9  # the worker with Chromium and kernels, 4 pages and 4 kernels
 
 
 def _verdict(ok: bool | None) -> str:
@@ -82,6 +85,9 @@ def evaluate(result: dict[str, Any]) -> list[dict[str, Any]]:
         }
     )
 
+    targets.append(_backlog_wall(backlog, _get(result, "machine", "cores")))
+    targets.append(_memory(backlog))
+
     idle = result.get("idle_once")
     started = None
     if idle is not None:
@@ -102,6 +108,45 @@ def evaluate(result: dict[str, Any]) -> list[dict[str, Any]]:
         }
     )
     return targets
+
+
+def _backlog_wall(backlog: dict[str, Any] | None, cores: int | None) -> dict[str, Any]:
+    """Judged on 4 cores or more; on fewer, a run inside the limit passes all the same (it had
+    less to work with), and one outside it says nothing about 4 cores."""
+    wall = _get(backlog, "wall_s")
+    ok = None if wall is None else wall < BACKLOG_LIMIT_S
+    if ok is False and (cores or 0) < BACKLOG_CORES:
+        ok = None
+    return {
+        "name": "backlog of 50 memos x 2 links, one `once` (wall)",
+        "measured": wall,
+        "limit": BACKLOG_LIMIT_S,
+        "unit": "s",
+        "verdict": _verdict(ok),
+        "detail": f"on {cores} core(s); the target is for {BACKLOG_CORES}",
+    }
+
+
+def _memory(backlog: dict[str, Any] | None) -> dict[str, Any]:
+    """The tree's resident memory, each page once (a frame count; PSS where frame numbers are
+    hidden): the summed RSS of its processes counts a shared page once per process, and is
+    shown beside it."""
+    exact = _get(backlog, "peak_resident_bytes")
+    measured = exact if exact is not None else _get(backlog, "peak_pss_bytes")
+    summed = _get(backlog, "peak_rss_bytes")
+    how = "resident pages counted once" if exact is not None else "PSS (frame numbers hidden)"
+    return {
+        "name": (
+            f"peak memory, backlog with {_get(backlog, 'pages')} pages and "
+            f"{_get(backlog, 'kernels')} kernels"
+        ),
+        "measured": None if measured is None else round(measured / 1e9, 3),
+        "limit": MEMORY_LIMIT_BYTES / 1e9,
+        "unit": "GB",
+        "verdict": _verdict(None if measured is None else measured < MEMORY_LIMIT_BYTES),
+        "detail": f"{how}; summed RSS of its processes "
+        + ("-" if summed is None else f"{summed / 1e9:.2f} GB"),
+    }
 
 
 def _spread(stats: dict[str, Any] | None) -> str:

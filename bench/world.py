@@ -196,6 +196,21 @@ class BenchWorld:
         env = {**clean_environ(), **self.env, **extra_env}
         return Worker(list(args), env, self.root / "logs", sample_interval=self.sample_interval)
 
+    def configure(self, **sections: dict[str, int]) -> None:
+        """Set integer keys of the desk's TOML (`configure(notebook={"kernels": 4})`), in their
+        table or a new one: a scenario measured as a target states it, whatever the cores."""
+        path = Path(self.env["CREDITBOT_CONFIG"])
+        text = path.read_text(encoding="utf-8")
+        for section, values in sections.items():
+            lines = "".join(f"{key} = {value}\n" for key, value in values.items())
+            header = f"[{section}]\n"
+            if header in text:
+                text = text.replace(header, header + lines, 1)
+            else:
+                text = f"{text.rstrip()}\n\n{header}{lines}"
+        path.write_text(text, encoding="utf-8")
+        tomllib.loads(text)  # still TOML (a key set twice would not be)
+
     # --- memos -----------------------------------------------------------------------------
 
     def query(self, key: str) -> DemoQuery:

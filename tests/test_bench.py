@@ -18,7 +18,7 @@ from bench.compare import memo_floor_figures, slowest_link_floor
 from bench.floors import Floors
 from bench.launch import Worker, clean_environ
 from bench.load import CpuMark, between, mark
-from bench.procs import TreeSampler, classify, group, program, read_stat, tree
+from bench.procs import TreeSampler, classify, group, program, read_frames, read_stat, tree
 from bench.report import render, seconds, table
 from bench.stats import group_stages, percentile, stage_of, stage_table, summary
 from bench.targets import evaluate
@@ -115,6 +115,40 @@ def test_the_sampler_sees_this_process_grow_and_its_child_appear() -> None:
     del ballast
 
 
+FORKED_BALLAST = """
+import os, sys, time
+ballast = bytearray(96 * 2**20)  # zero-filled: every page touched, then shared by the fork
+if os.fork() == 0:
+    time.sleep(30)
+    os._exit(0)
+print("ready", flush=True)
+time.sleep(30)
+"""
+
+
+def test_a_page_shared_by_a_fork_counts_once_in_the_trees_resident_memory() -> None:
+    """The summed RSS counts the 96 MiB twice (parent and child map the same frames); the
+    tree's resident memory counts it once, where the frame numbers can be read (root)."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", FORKED_BALLAST], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None and parent.stdout.readline() == "ready\n"
+        shot = TreeSampler(parent.pid).snapshot(pss=True)
+    finally:
+        for p in tree(parent.pid):
+            os.kill(p.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+    assert shot is not None and shot.count == 2
+    assert shot.rss >= 2 * 96 * 2**20
+    if os.geteuid() == 0:
+        assert shot.resident is not None
+        assert 96 * 2**20 <= shot.resident <= shot.rss - 90 * 2**20
+        assert abs(shot.resident - (shot.pss or 0)) < 16 * 2**20  # PSS splits what is shared
+    else:  # frame numbers read as 0 for others: no figure rather than a wrong one
+        assert shot.resident is None and read_frames(parent.pid) is None
+
+
 def test_the_launcher_times_a_real_main_py_and_collects_its_rusage(tmp_path: Path) -> None:
     finished = Worker(["--help"], clean_environ(), tmp_path, sample_interval=0.01).start().wait(60)
     assert finished.returncode == 0, finished.tail()
@@ -197,6 +231,12 @@ def _fake_result() -> dict:
             "links_per_memo": 2,
             "duplicates": 1,
             "missing": 0,
+            "wall_s": 70.0,
+            "pages": 4,
+            "kernels": 4,
+            "peak_rss_bytes": 1.55e9,
+            "peak_pss_bytes": 0.71e9,
+            "peak_resident_bytes": 0.72e9,
             "worker": {"command": "main.py once", "leftovers": ["chromium", "chromium"]},
         },
         "load": {"groups": {"wall_s": 100, "cores": 2, "background_cores": 0.9}},
@@ -210,10 +250,24 @@ def test_targets_pass_fail_or_stay_unmeasured() -> None:
         "FAIL",  # cold: 3.75 s, not under 2.5 s
         "PASS",  # warm: 1.2 s < 1.5 s
         "FAIL",  # backlog: one duplicate
+        "UNMEASURED",  # backlog wall: 70 s, over 60 s, but on 2 cores (the target is for 4)
+        "PASS",  # memory: 0.72 GB resident, under 1.2 GB (summed RSS 1.55 GB in the detail)
         "UNMEASURED",  # no idle scenario in this result: never a PASS by default
     ]
     assert targets[0]["limit"] == pytest.approx(2.7)
     assert targets[1]["measured"] == 3.75
+    assert targets[5]["measured"] == 0.72 and "1.55 GB" in targets[5]["detail"]
+    assert "4 pages and 4 kernels" in targets[5]["name"]
+
+
+def test_the_memory_target_falls_back_to_pss_and_the_backlog_wall_counts_on_4_cores() -> None:
+    result = _fake_result()
+    result["machine"] = {"cores": 4}
+    result["backlog"] |= {"peak_resident_bytes": None, "peak_pss_bytes": 1.3e9}
+    by_name = {t["name"].split(" ", 2)[1]: t for t in evaluate(result)}
+    wall, memory = by_name["of"], by_name["memory,"]
+    assert (wall["verdict"], memory["verdict"]) == ("FAIL", "FAIL")  # 70 s on 4 cores; 1.3 GB
+    assert memory["measured"] == 1.3 and memory["detail"].startswith("PSS")
 
 
 def test_the_report_prints_every_section_it_has_data_for() -> None:
