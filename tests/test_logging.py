@@ -23,6 +23,7 @@ import pytest
 import main
 from auth.store import SessionStore
 from core.redact import RedactSecrets
+from sandbox.queries import demo_queries
 from tests.world import World
 from worker.logs import event, setup_logging
 
@@ -49,6 +50,7 @@ def test_token_and_cookies_are_scrubbed_from_every_record(
     monkeypatch.chdir(tmp_path)  # no .env of the repository
     for name, value in world.env.items():
         monkeypatch.setenv(name, value)
+    memo = world.memo("verify_pumping")
     assert main.main(["once"]) == 0  # settings read, logging set up, the session loaded
     token = world.env["SLACK_BOT_TOKEN"]
     stored = SessionStore(world.settings.data_dir, looker_origin=world.settings.looker_origin)
@@ -92,8 +94,15 @@ def test_token_and_cookies_are_scrubbed_from_every_record(
         "RuntimeError: navigation failed with cookie looker_session=[redacted]"
         in (crash["exception"])
     )
-    [memo] = [e for e in entries if e["message"] == "memo failed"]
-    assert (memo["memo"], memo["stage"]) == ("C0MEMOS000/[redacted]", "scrape [redacted]")
+    [failed] = [e for e in entries if e["message"] == "memo failed"]
+    assert (failed["memo"], failed["stage"]) == ("C0MEMOS000/[redacted]", "scrape [redacted]")
+    # What the memo came to is in the log too, with the reply as posted.
+    [reply] = world.bot_replies(memo["ts"])
+    [done] = [e for e in entries if e.get("stage") == "reply"]
+    assert done["memo"].endswith(f"/{memo['ts']}") and done["level"] == "INFO"
+    assert done["message"] == f"done: {reply['text']}"
+    credit = world.credit("Verify", demo_queries()["verify_pumping"])
+    assert done["message"] == f"done: Approved, ${credit:,.2f}, exceptions"
 
 
 def test_each_event_is_one_line_with_its_memo_and_stage(

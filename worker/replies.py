@@ -163,6 +163,8 @@ class Replies:
         final = Status.DONE if approved else Status.FAILED
         write_summary(self.settings.records_dir, memo, outcome, final)
         memo = self.to(memo, final, error=None)
+        how = f"{final} ({detail})" if detail else final
+        log.info("%s: %s", how, outcome["text"], extra=event(memo.key, "reply"))
         return MemoReport(memo.key, final, reply=outcome["text"], detail=detail)
 
     def alert(self, memo: Memo, outcome: dict[str, Any]) -> bool:
