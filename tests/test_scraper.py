@@ -18,6 +18,7 @@ import pytest
 
 from core.errors import (
     BlockedRequest,
+    CreditBotError,
     LookerUnavailable,
     QueryNotFound,
     SessionExpired,
@@ -290,3 +291,19 @@ def test_a_kept_trace_still_shows_the_requests_but_not_the_session(
     assert headers["cookie"] == "[redacted]"
     assert "user-agent" in headers, "only the secret headers are blanked"
     assert b"[redacted]" in entries["trace.trace"], "the URL that carried it, in the actions"
+
+
+def test_a_request_of_the_page_that_looker_redirects_elsewhere_never_leaves(
+    skin: str, looker: LookerSandbox, browser: LookerBrowser
+) -> None:
+    """Not only navigations: the page's own fetch of its SQL, answered with a redirect to
+    another origin, is not followed there. That hop never comes back through `route`; the
+    browser fails it (net::ERR_FAILED) because the first request was routed, which this pins:
+    without the guard's route the other origin is reached."""
+    qid = looker.add_query("SELECT 'Authy' AS product")
+    looker.add_redirect(f"/api/internal/queries/{qid}/sql", f"{looker.idp_url}/collect?c=1")
+    looker.reset_requests()
+    with pytest.raises(CreditBotError):  # the page shows its error: no SQL, no credit
+        browser.read_sql(link(looker.explore_url(qid)))
+    assert any(r.path.startswith(f"/api/internal/queries/{qid}/sql") for r in looker.requests)
+    assert not [r for r in looker.requests if r.host.startswith("localhost")]
