@@ -182,10 +182,14 @@ def _groups(r: dict[str, Any]) -> str:
     held = [s for n in names for s in (_get(groups[n], "stage_vs_floor") or {})]
     for stage in dict.fromkeys(held):
         rows.append(row(f"stage {stage} / its floor", ("stage_vs_floor", stage), times))
-    peaks = ["peak RSS of the worker tree"]
-    for name in names:
-        peaks += [mib(_get(groups[name], "worker", "tree", "peak_rss_bytes")), ""]
-    rows.append(peaks)
+    for label, key in (
+        ("peak memory of the worker tree (each page once)", "peak_resident_bytes"),
+        ("peak RSS of the worker tree (summed)", "peak_rss_bytes"),
+    ):
+        peaks = [label]
+        for name in names:
+            peaks += [mib(_get(groups[name], "worker", "tree", key)), ""]
+        rows.append(peaks)
     counts = ["memos answered / posted"]
     for name in names:
         g = groups[name]
