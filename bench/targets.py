@@ -8,7 +8,7 @@ from typing import Any
 SIX_LINKS_FACTOR = 1.5  # total wall time of one `once` vs the floor of its slowest link
 COLD_LIMIT_S = 2.5  # `once`, start to exit, one single-link memo waiting
 WARM_LIMIT_S = 1.5  # `run` idle: memo seen -> reply in the thread
-BACKLOG_LIMIT_S = 60.0  # 50 memos x 2 links waiting, one `once`, on 4 cores
+BACKLOG_LIMIT_S = 60.0  # 50 memos x 2 links waiting (the full plan), one `once`, on 4 cores
 BACKLOG_CORES = 4
 MEMORY_LIMIT_BYTES = 1.2e9  # the worker with Chromium and kernels, 4 pages and 4 kernels
 
@@ -118,7 +118,10 @@ def _backlog_wall(backlog: dict[str, Any] | None, cores: int | None) -> dict[str
     if ok is False and (cores or 0) < BACKLOG_CORES:
         ok = None
     return {
-        "name": "backlog of 50 memos x 2 links, one `once` (wall)",
+        "name": (
+            f"backlog of {_get(backlog, 'memos')} memos x {_get(backlog, 'links_per_memo')} "
+            "links, one `once` (wall)"
+        ),
         "measured": wall,
         "limit": BACKLOG_LIMIT_S,
         "unit": "s",
