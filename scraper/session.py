@@ -205,7 +205,9 @@ class LookerBrowser:
         self._context.set_default_navigation_timeout(self.policy.navigation_timeout_ms)
         await self._context.route("**/*", self.guard)
         # DOM snapshots, no screencast: the screencast cost up to 0.15 s a page, and a failed
-        # link keeps a full-page screenshot of its own.
+        # link keeps a full-page screenshot of its own. Snapshots make every call on a page
+        # dearer (Playwright snapshots the DOM at each: 2 ms of CPU became 6 on a small page),
+        # but without them a trace records no network at all.
         await self._context.tracing.start(screenshots=False, snapshots=True, sources=False)
         return self._context
 
@@ -340,9 +342,8 @@ class LookerBrowser:
         self.artifacts_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.artifacts_dir.chmod(0o700)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        return (
-            self.artifacts_dir / f"{stamp}-{time.monotonic_ns() % 10**6:06d}-{_slug(url)}.trace.zip"
-        )
+        slug = _slug(redact.scrub(url))  # a link may carry a secret, and file names reach logs
+        return self.artifacts_dir / f"{stamp}-{time.monotonic_ns() % 10**6:06d}-{slug}.trace.zip"
 
 
 def _refuse(link: LookerLink, origin: str) -> ScrapeError | None:

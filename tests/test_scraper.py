@@ -291,6 +291,13 @@ def test_a_kept_trace_still_shows_the_requests_but_not_the_session(
     assert headers["cookie"] == "[redacted]"
     assert "user-agent" in headers, "only the secret headers are blanked"
     assert b"[redacted]" in entries["trace.trace"], "the URL that carried it, in the actions"
+    names = [f.name for f in trace.parent.iterdir()]
+    assert all("-echo--redacted" in name for name in names), names
+    assert not [n for n in names if _slugged(cookie)[:6] in n], "nor in the files' names"
+
+
+def _slugged(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text)
 
 
 def test_a_request_of_the_page_that_looker_redirects_elsewhere_never_leaves(
