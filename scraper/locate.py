@@ -6,6 +6,8 @@ came from a desk's TOML file, so a selector of any form works wherever an elemen
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 
@@ -26,6 +28,23 @@ def locate(root: Page | Locator, selector: Selector) -> Locator:
     if selector.kind == "text":
         return root.get_by_text(selector.value, exact=selector.exact)
     return root.locator(selector.value)
+
+
+def union(root: Page | Locator, selectors: Iterable[Selector]) -> Locator:
+    """One locator for everything any of `selectors` matches."""
+    ways = [locate(root, selector) for selector in selectors]
+    found = ways[0]
+    for way in ways[1:]:
+        found = found.or_(way)
+    return found
+
+
+async def worth_trying(root: Page | Locator, selectors: Sequence[Selector]) -> bool:
+    """False when none of `selectors` matches anything under `root`, asked in one call. Most
+    ways of a cascade find nothing on most looks, and every call costs a DOM snapshot while the
+    context is traced (three times the call itself): one call for the whole cascade, then one a
+    way only when something is there. A lone selector is worth its own call."""
+    return len(selectors) < 2 or await union(root, selectors).count() > 0
 
 
 async def visible(locator: Locator, limit: int = 5) -> list[Locator]:

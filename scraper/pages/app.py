@@ -21,7 +21,7 @@ from core.policies import LookerPolicy, Selector
 from core.urls import origin_of
 from scraper.cascade import DASHBOARD_PATH, SIGNIN_PATHS, cascade, error_text, not_found_text
 from scraper.explain import Explanation
-from scraper.locate import locate, visible
+from scraper.locate import locate, visible, worth_trying
 
 # Counts the page's DOM mutations, so a poll can tell in one round trip whether anything is new.
 WATCH = """() => {
@@ -140,7 +140,10 @@ class LookerPage:
         self, element: str, root: Page | Locator | None = None
     ) -> tuple[list[Locator], Selector, str] | None:
         """The visible matches of the first way in `element`'s cascade that has any."""
-        for selector, source in cascade(self.policy, element):
+        ways = cascade(self.policy, element)
+        if not await worth_trying(root or self.page, [s for s, _ in ways]):
+            return None
+        for selector, source in ways:
             found = await visible(locate(root or self.page, selector))
             if found:
                 return found, selector, source
@@ -148,7 +151,10 @@ class LookerPage:
 
     async def present_but_hidden(self, element: str, root: Page | Locator) -> bool:
         """Some way of `element`'s cascade matches only hidden elements (a collapsed section)."""
-        for selector, _ in cascade(self.policy, element):
+        ways = cascade(self.policy, element)
+        if not await worth_trying(root, [s for s, _ in ways]):
+            return False
+        for selector, _ in ways:
             located = locate(root, selector)
             if await located.count() and not await visible(located, limit=1):
                 return True

@@ -18,7 +18,7 @@ from core.errors import ScrapeTimeout, SqlNotFound, UnsafeSQL, UnsupportedPage
 from core.policies import Selector
 from core.sqlcheck import check_read_only
 from scraper.cascade import cascade
-from scraper.locate import locate, visible
+from scraper.locate import locate, union, visible, worth_trying
 from scraper.pages.app import LookerPage
 from scraper.sql_viewer import Reading, copy_text, read_viewer, scroll_and_collect
 
@@ -109,7 +109,10 @@ class ExplorePage(LookerPage):
         is copied, then scrolled through, only when nothing else showed the query and the page
         is still."""
         no_model: tuple[Locator, str, str] | None = None
-        for selector, source in cascade(self.policy, "sql_viewer"):
+        ways = cascade(self.policy, "sql_viewer")
+        if not await worth_trying(scope, [s for s, _ in ways]):
+            ways = ()  # nothing shows a query yet
+        for selector, source in ways:
             for candidate in await visible(locate(scope, selector), limit=3):
                 reading = await read_viewer(candidate)
                 if reading is None:
@@ -194,10 +197,7 @@ class ExplorePage(LookerPage):
         return True
 
     async def _any_sql_tab(self, scope: Page | Locator) -> bool:
-        for selector, _ in cascade(self.policy, "sql_tab"):
-            if await locate(scope, selector).count():
-                return True
-        return False
+        return await union(scope, [s for s, _ in cascade(self.policy, "sql_tab")]).count() > 0
 
     async def _give_up(self, had_panel: bool) -> None:
         if await self.is_dashboard():
