@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 
 from core.policies import Selector
@@ -49,15 +48,8 @@ async def worth_trying(root: Page | Locator, selectors: Sequence[Selector]) -> b
 
 async def visible(locator: Locator, limit: int = 5) -> list[Locator]:
     """The first few visible matches: hidden copies (closed panels, templates) are not there to
-    a person, so they are not there to the scraper either."""
-    found = []
-    for i in range(min(await locator.count(), 20)):
-        candidate = locator.nth(i)
-        try:
-            if await candidate.is_visible():
-                found.append(candidate)
-        except PlaywrightError:  # detached while looking: the page redrew, so it is not there now
-            continue
-        if len(found) >= limit:
-            break
-    return found
+    a person, so they are not there to the scraper either. Playwright's own visibility filter
+    picks them in the page, in one call (a call per match, each with its DOM snapshot, made up a
+    quarter of the reading loop's calls)."""
+    shown = locator.filter(visible=True)
+    return [shown.nth(i) for i in range(min(await shown.count(), limit))]
