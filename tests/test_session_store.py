@@ -7,7 +7,10 @@ fallback). The keyring case installs a small in-memory backend standing in for t
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from core.errors import SettingsError
 
 ORIGIN = "https://acme.cloud.looker.com"
 COOKIE_VALUE = "s3cr3t-looker-session-cookie-value"
+REPO = Path(__file__).resolve().parent.parent
 
 
 class MemoryKeyring(KeyringBackend):
@@ -239,3 +243,38 @@ def test_data_dirs_get_different_keys(tmp_path: Path, memory_keyring: MemoryKeyr
     b.save(storage_state())
     assert a.key_name != b.key_name
     assert len(memory_keyring.secrets) == 2
+
+
+PROBE = """
+import sys
+spawned = []
+sys.addaudithook(lambda event, args: event == "subprocess.Popen" and spawned.append(args[0]))
+if sys.argv[1] == "creditbot":
+    import auth.store
+import keyring
+backend = keyring.get_keyring()
+print(type(backend).__module__, type(backend).__name__, len(spawned))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="on macOS the macOS backend is the one")
+def test_finding_the_keyring_runs_no_program_and_finds_what_keyring_alone_finds(
+    tmp_path: Path,
+) -> None:
+    """keyring alone asks ldconfig, gcc and ld for Apple's frameworks on every start (its macOS
+    backend's import); through CreditBot nothing is run, and the backend is the same one."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(PROBE, encoding="utf-8")
+    found = {}
+    for way in ("keyring", "creditbot"):
+        ran = subprocess.run(
+            [sys.executable, str(probe), way],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        *backend, spawned = ran.stdout.split()
+        found[way] = (backend, int(spawned))
+    assert found["creditbot"] == (found["keyring"][0], 0)
