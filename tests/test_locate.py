@@ -3,7 +3,6 @@ costs a DOM snapshot while the context is traced, and most ways find nothing on 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from playwright.async_api import Locator, async_playwright
 from core.policies import Selector
 from scraper.browser import launch_options
 from scraper.locate import union, worth_trying
+from scraper.loop import run_once
 
 PAGE = """
 <section aria-label="Data panel"><button>Data</button>
@@ -53,4 +53,4 @@ def test_a_cascade_is_asked_in_one_call_and_only_when_it_has_more_than_one_way(
             await browser.close()
             return answers
 
-    assert asyncio.run(ask()) == [(False, 1), (True, 1), (True, 1), (True, 0), 1]
+    assert run_once(ask()) == [(False, 1), (True, 1), (True, 1), (True, 0), 1]
