@@ -104,3 +104,33 @@ def test_sqlite_dialect_reads_sqlite() -> None:
 )
 def test_dialect_for(url: object, configured: str | None, dialect: str) -> None:
     assert dialect_for(url, configured) == dialect
+
+
+def test_the_same_text_is_parsed_once_and_each_caller_gets_its_own_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A link's query is checked on its page and again before its notebook: one parse."""
+    import sqlglot
+
+    parses: list[str] = []
+    real_parse = sqlglot.parse
+
+    def parse(sql: str, **kwargs: object) -> object:
+        parses.append(sql)
+        return real_parse(sql, **kwargs)
+
+    monkeypatch.setattr(sqlglot, "parse", parse)
+    good = "SELECT merchant_id, SUM(amount) FROM spend_once GROUP BY 1"
+    check_read_only(good, "trino")
+    check_read_only(good, "trino")
+    check_read_only(good, "sqlite")  # another dialect is another question
+    bad = "DELETE FROM spend_once WHERE 1 = 1"
+    errors = []
+    for _ in range(2):
+        with pytest.raises(UnsafeSQL) as caught:
+            check_read_only(bad, "trino")
+        errors.append(caught.value)
+    assert parses == [good, good, bad]
+    assert errors[0] is not errors[1] and str(errors[0]) == str(errors[1])
+    errors[0].context["url"] = "https://looker.example/x"  # as the page reader adds it
+    assert "url" not in errors[1].context and errors[1].parsed
