@@ -23,7 +23,7 @@ from bench import load
 from bench.compare import memo_floor_figures, slowest_link_floor
 from bench.floors import Floors, measure_floors
 from bench.launch import REPO
-from bench.machine import machine_info
+from bench.machine import machine_info, python_speed
 from bench.plan import Plan
 from bench.report import render, write_json
 from bench.scenarios import backlog, cold_idle_and_long_run, memo_group, six_links_once
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         from sandbox.warehouse import build_warehouse
 
         step("before start (idle bench)", lambda: time.sleep(3))  # the machine's own background
+        result["speed"] = {"start_cpu_s": python_speed()}
 
         warehouse = build_warehouse(work / "demo_warehouse.sqlite")
         floors = step("floors (start)", lambda: _floors(work, warehouse, plan, result)) or Floors()
@@ -152,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             if done is not None:
                 result["backlog"] = done
         end = step("floors (end)", lambda: _floors(work, warehouse, plan, result))
+        result["speed"]["end_cpu_s"] = python_speed()
         if end is not None:
             floors = floors.merge(end)
             result["floors"] = floors.as_dict()

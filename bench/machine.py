@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,22 @@ def machine_info(repo: Path, chromium_version: str | None = None) -> dict[str, A
         "branch": _git(repo, "rev-parse", "--abbrev-ref", "HEAD"),
         "dirty": bool(_git(repo, "status", "--porcelain", "--", *PRODUCT)),
     }
+
+
+def python_speed(rounds: int = 3) -> float:
+    """CPU seconds a fixed piece of pure Python takes here, the best of `rounds`: the bench's
+    absolute targets (a cold `once` under 2.5 s) depend on the machine, whose speed differs
+    from one machine to the next and drifts on the same one, so each run says how fast its
+    machine was at its start and at its end. Lower is faster."""
+    best = float("inf")
+    for _ in range(rounds):
+        began = time.process_time()
+        table: dict[int, str] = {}
+        for i in range(400_000):
+            table[i % 997] = f"{i:x}"
+        sorted(table.values())
+        best = min(best, time.process_time() - began)
+    return round(best, 4)
 
 
 def _cpu_model() -> str | None:

@@ -113,11 +113,23 @@ def _header(r: dict[str, Any]) -> str:
             f"{'-' if mem is None else f'{mem / 2**30:.1f} GiB'}, Python {m.get('python')}, "
             f"Chromium {m.get('chromium')}, Playwright {pkgs.get('playwright')}, "
             f"papermill {pkgs.get('papermill')}",
+            _speed(r.get("speed") or {}),
             f"code: {m.get('branch')} @ {str(m.get('commit'))[:12]}"
             f"{' (product files modified)' if m.get('dirty') else ''}; local Looker "
             f"{looker.get('skin')}/{looker.get('viewer')}, "
             f"{looker.get('render_delay_ms')} ms per API call",
         ]
+    )
+
+
+def _speed(speed: dict[str, Any]) -> str:
+    start, end = speed.get("start_cpu_s"), speed.get("end_cpu_s")
+    if start is None:
+        return "speed: not measured"
+    at_end = "" if end is None else f", {end * 1000:.0f} ms at its end"
+    return (
+        f"speed: a fixed piece of Python took {start * 1000:.0f} ms of CPU at the run's start"
+        f"{at_end} (bench.machine.python_speed; lower is faster)"
     )
 
 
@@ -211,6 +223,9 @@ def _targets(r: dict[str, Any]) -> str:
         elif t.get("unit") == "GB":
             measured_text = "-" if measured is None else f"{measured:.2f} GB"
             limit_text = f"< {limit:.1f} GB"
+        elif t.get("unit") == "MiB":
+            measured_text = "-" if measured is None else f"{measured:+.2f} MiB"
+            limit_text = f"< {limit:g} MiB"
         else:
             measured_text = "-" if measured is None else str(measured)
             limit_text = str(limit)

@@ -11,6 +11,10 @@ WARM_LIMIT_S = 1.5  # `run` idle: memo seen -> reply in the thread
 BACKLOG_LIMIT_S = 60.0  # 50 memos x 2 links waiting (the full plan), one `once`, on 4 cores
 BACKLOG_CORES = 4
 MEMORY_LIMIT_BYTES = 1.2e9  # the worker with Chromium and kernels, 4 pages and 4 kernels
+IDLE_LIMIT_S = 0.5  # `once` with nothing new, start to exit
+IDLE_SLACK_CALLS = 1
+# "No growth": a leak of 4 KiB a cycle would show over the 490 cycles between the two readings.
+IDLE_GROWTH_LIMIT_BYTES = 2 * 2**20
 
 
 def _verdict(ok: bool | None) -> str:
@@ -107,7 +111,48 @@ def evaluate(result: dict[str, Any]) -> list[dict[str, Any]]:
             "detail": "",
         }
     )
+    targets.append(_idle_wall(idle))
+    targets.append(_idle_growth(result))
     return targets
+
+
+def _idle_wall(idle: dict[str, Any] | None) -> dict[str, Any]:
+    """Start to exit, and one Slack call in every run: a fast cycle that asked Slack twice
+    would not be the cycle the issue asks for."""
+    wall = _get(idle, "wall_s", "p50")
+    calls = _get(idle, "slack_calls", "max")
+    ok = None if wall is None or calls is None else wall < IDLE_LIMIT_S and calls == 1
+    return {
+        "name": "idle `once` (start to exit, p50), one Slack call",
+        "measured": wall,
+        "limit": IDLE_LIMIT_S,
+        "unit": "s",
+        "verdict": _verdict(ok),
+        "detail": ""
+        if calls is None
+        else f"{_spread(idle.get('wall_s'))}; at most {calls:g} call(s)",
+    }
+
+
+def _idle_growth(result: dict[str, Any]) -> dict[str, Any]:
+    """The larger growth of the two idle measurements: `run` itself (its cycles as the
+    scheduler spaces them) and the cycle 500 times back to back."""
+    growths = {
+        name: _get(result, key, "rss_growth_bytes")
+        for name, key in (("run", "idle_run"), ("back to back", "idle_core"))
+    }
+    measured = [g for g in growths.values() if g is not None]
+    worst = max(measured) if measured else None
+    return {
+        "name": "idle cycles: no growth (worker RSS, early to late)",
+        "measured": None if worst is None else round(worst / 2**20, 2),
+        "limit": IDLE_GROWTH_LIMIT_BYTES / 2**20,
+        "unit": "MiB",
+        "verdict": _verdict(None if worst is None else worst < IDLE_GROWTH_LIMIT_BYTES),
+        "detail": ", ".join(
+            f"{name} {'-' if g is None else f'{g / 2**20:+.2f} MiB'}" for name, g in growths.items()
+        ),
+    }
 
 
 def _backlog_wall(backlog: dict[str, Any] | None, cores: int | None) -> dict[str, Any]:

@@ -94,6 +94,7 @@ def test_processes_are_told_apart_by_their_command_line() -> None:
 
 GROWING = """
 import subprocess, sys, time
+print("up", flush=True)
 sys.stdin.readline()
 ballast = bytearray(64 * 2**20)  # zero-filled: every page touched
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
@@ -110,6 +111,7 @@ def test_the_sampler_sees_a_process_grow_and_its_child_appear() -> None:
         [sys.executable, "-c", GROWING], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     assert root.stdin is not None and root.stdout is not None
+    assert root.stdout.readline() == "up\n"  # its program loaded, not still being exec'd
     me = read_stat(root.pid)
     assert me is not None and me.rss > 0 and me.ppid == os.getpid()
     sampler = TreeSampler(root.pid, interval=0.01, pss_every=1).start()
@@ -273,6 +275,8 @@ def test_targets_pass_fail_or_stay_unmeasured() -> None:
         "UNMEASURED",  # backlog wall: 70 s, over 60 s, but on 2 cores (the target is for 4)
         "PASS",  # memory: 0.72 GB resident, under 1.2 GB (summed RSS 1.55 GB in the detail)
         "UNMEASURED",  # no idle scenario in this result: never a PASS by default
+        "UNMEASURED",  # nor its wall time
+        "UNMEASURED",  # nor an idle `run`
     ]
     assert targets[0]["limit"] == pytest.approx(2.7)
     assert targets[1]["measured"] == 3.75
@@ -290,9 +294,42 @@ def test_the_memory_target_falls_back_to_pss_and_the_backlog_wall_counts_on_4_co
     assert memory["measured"] == 1.3 and memory["detail"].startswith("PSS")
 
 
+def test_an_idle_once_is_judged_on_its_time_its_slack_calls_and_its_growth() -> None:
+    result = _fake_result()
+    result["idle_once"] = {
+        "wall_s": {"p50": 0.31, "p95": 0.35, "n": 5},
+        "slack_calls": {"max": 1.0},
+        "browsers_started": 0,
+    }
+    result["idle_run"] = {"rss_growth_bytes": 400_000}
+    result["idle_core"] = {"rss_growth_bytes": 300_000}
+
+    def judged() -> tuple[dict, dict]:
+        by_name = {t["name"]: t for t in evaluate(result)}
+        return by_name["idle `once` (start to exit, p50), one Slack call"], by_name[
+            "idle cycles: no growth (worker RSS, early to late)"
+        ]
+
+    wall, growth = judged()
+    assert (wall["verdict"], wall["measured"]) == ("PASS", 0.31)
+    assert (growth["verdict"], growth["measured"]) == ("PASS", 0.38)  # the larger of the two
+    assert "run +0.38 MiB" in growth["detail"] and "back to back +0.29 MiB" in growth["detail"]
+    result["idle_once"]["slack_calls"]["max"] = 2.0  # fast, but it asked Slack twice
+    result["idle_core"]["rss_growth_bytes"] = 3 * 2**20
+    wall, growth = judged()
+    assert (wall["verdict"], growth["verdict"]) == ("FAIL", "FAIL")
+    result["idle_once"]["slack_calls"]["max"] = 1.0
+    result["idle_once"]["wall_s"]["p50"] = 0.55
+    assert judged()[0]["verdict"] == "FAIL"
+    judged_only = {k: v for k, v in result.items() if not k.startswith("idle")}
+    text = render({**judged_only, "targets": evaluate(result)})
+    assert "+3.00 MiB" in text and "< 2 MiB" in text
+
+
 def test_the_report_prints_every_section_it_has_data_for() -> None:
-    text = render(_fake_result())
+    text = render({**_fake_result(), "speed": {"start_cpu_s": 0.161, "end_cpu_s": 0.17}})
     assert "Test CPU, 2 cores" in text
+    assert "took 161 ms of CPU at the run's start, 170 ms at its end" in text
     assert "page load verify_pumping" in text and "1.30 s" in text
     assert "2.0 ms" in text  # chat.postMessage, shown in milliseconds
     assert "stage scrape: per memo" in text
