@@ -121,7 +121,9 @@ def _idle_wall(idle: dict[str, Any] | None) -> dict[str, Any]:
     would not be the cycle the issue asks for."""
     wall = _get(idle, "wall_s", "p50")
     calls = _get(idle, "slack_calls", "max")
-    ok = None if wall is None or calls is None else wall < IDLE_LIMIT_S and calls == 1
+    ok = None
+    if wall is not None and calls is not None:
+        ok = wall < IDLE_LIMIT_S and calls == IDLE_SLACK_CALLS
     return {
         "name": "idle `once` (start to exit, p50), one Slack call",
         "measured": wall,
