@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from jupyter_client.kernelspec import KernelSpecManager
 
 from core.errors import NotebookFailed, SetupError
 from notebooks import runner
@@ -151,6 +152,23 @@ def test_failures_come_back_typed(pool: KernelPool, tmp_path: Path) -> None:
         pool.submit(job(broken, "", tmp_path / "b.ipynb")).result(timeout=60)
     fine = make_notebook(tmp_path / "fine.ipynb", ["credit_amount = 7"])
     assert pool.submit(job(fine, "", tmp_path / "f.ipynb")).result(timeout=60).credit == 7
+
+
+@pytest.mark.parametrize("ipythondir", [None, "elsewhere"])
+def test_kernel_specs_are_looked_up_where_jupyter_client_looks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ipythondir: str | None
+) -> None:
+    # CreditBot's lookup skips IPython's import, not a folder: jupyter_client's own default
+    # (which imports IPython to ask) must list the same folders, `IPYTHONDIR` followed.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if ipythondir is None:
+        monkeypatch.delenv("IPYTHONDIR", raising=False)
+    else:
+        monkeypatch.setenv("IPYTHONDIR", str(tmp_path / ipythondir))
+    ours = runner.KernelSpecs().kernel_dirs
+    assert ours == KernelSpecManager().kernel_dirs
+    assert ours[-1] == str(tmp_path / (ipythondir or ".ipython") / "kernels")
+    assert runner.KernelSpecs().get_kernel_spec(runner.KERNEL).language == "python"
 
 
 def test_no_kernel_is_a_setup_problem(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

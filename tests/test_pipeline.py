@@ -48,6 +48,30 @@ def test_an_idle_once_makes_one_slack_call_and_loads_no_browser_or_notebook_code
     assert world.looker.requests == [], "no browser opened Looker"
 
 
+def test_a_once_that_runs_a_notebook_imports_no_ipython_in_the_worker(world: World) -> None:
+    # IPython runs in the kernels. The worker only needs to know where `~/.ipython/kernels` is,
+    # and jupyter_client would import all of IPython to ask: 0.1 s of CPU before the first claim.
+    memo = world.memo("verify_pumping")
+    probe = (
+        "import json, sys, main\n"
+        "code = main.main(['once'])\n"
+        "print(json.dumps([code, 'IPython' in sys.modules, 'papermill' in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env={**CLEAN_ENV, **world.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    code, ipython, papermill = json.loads(done.stdout.strip().splitlines()[-1])
+    assert code == 0, done.stderr
+    assert papermill, "the cycle ran its notebook in this process's papermill"
+    assert not ipython, "the worker imported IPython"
+    assert len(world.bot_replies(memo["ts"])) == 1
+
+
 def test_links_of_several_memos_load_side_by_side(world: World) -> None:
     memos = [world.memo(key) for key in ("verify_pumping", "verify_second", "psms_pumping")]
     world.looker.slow_next(6, 1500)  # every page and SQL request of the three is slow

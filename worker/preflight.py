@@ -41,12 +41,12 @@ def writable(data_dir: Path) -> None:
 
 
 def kernel_available() -> None:
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.kernelspec import NoSuchKernel
 
     from notebooks import runner
 
     try:
-        KernelSpecManager().get_kernel_spec(runner.KERNEL)
+        runner.KernelSpecs().get_kernel_spec(runner.KERNEL)
     except NoSuchKernel:
         raise SetupError(
             f"no Jupyter kernel named {runner.KERNEL!r} to run the notebooks in: install "
