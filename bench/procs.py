@@ -20,6 +20,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 TICK = os.sysconf("SC_CLK_TCK")
 KINDS = ("worker", "chromium", "kernel", "fork server", "playwright", "other")
 _CHROMIUM = re.compile(r"chrom(e|ium)|headless_shell", re.IGNORECASE)
+_CHROMIUM_TYPE = re.compile(r"--type=([\w-]+)")
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,17 @@ def classify(cmdline: list[str], *, root: bool = False, parent: str = "") -> str
     return "other"
 
 
+def role(cmdline: list[str], kind: str) -> str:
+    """The kind, and for Chromium which of its processes (renderer, GPU, zygote...): where a
+    cycle's CPU went. A process's command line may be one string (Chromium rewrites its own)."""
+    if kind == "playwright":
+        return "playwright driver"
+    if kind != "chromium":
+        return kind
+    found = _CHROMIUM_TYPE.search(" ".join(cmdline))
+    return f"chromium {found.group(1) if found else 'browser'}"
+
+
 def program(cmdline: list[str]) -> str:
     """A short name for what a process runs: `python -m ipykernel_launcher`, `chromium`..."""
     name = os.path.basename(cmdline[0])
@@ -217,6 +229,9 @@ class TreeStats:
     distinct_by_kind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     programs_by_kind: dict[str, list[str]] = field(default_factory=dict)  # what each kind ran
     series: list[list[float]] = field(default_factory=list)  # [t, rss MB, processes]
+    # user+sys of every process seen, by role, at its last sample: what exited between two
+    # samples (every `interval`) lost its last moments, one seen by no discovery is missing.
+    cpu_by_role: dict[str, float] = field(default_factory=dict)
     sampler_cpu_s: float = 0.0  # what sampling itself cost the bench (thread CPU time)
     last: Snapshot | None = None
 
@@ -233,6 +248,7 @@ class TreeStats:
             "programs_by_kind": self.programs_by_kind,
             "sampler_cpu_s": round(self.sampler_cpu_s, 3),
             "series": self.series,
+            "cpu_by_role": self.cpu_by_role,
         }
 
 
@@ -269,6 +285,8 @@ class TreeSampler:
         self.stats = TreeStats(interval_s=interval)
         self._members: dict[int, tuple[int, str]] = {}  # pid -> (start, kind)
         self._latest: dict[tuple[int, int], str] = {}  # (pid, start) -> kind last seen
+        self._roles: dict[tuple[int, int], str] = {}  # (pid, start) -> role last seen
+        self._cpu: dict[tuple[int, int], float] = {}  # (pid, start) -> CPU at its last sample
         self._programs: dict[str, set[str]] = {}
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -292,6 +310,13 @@ class TreeSampler:
                     1 for seen in self._latest.values() if seen == kind
                 )
             self.stats.programs_by_kind = {k: sorted(v) for k, v in self._programs.items()}
+            by_role: dict[str, float] = {}
+            for key, cpu in self._cpu.items():
+                name = self._roles.get(key, "other")
+                by_role[name] = by_role.get(name, 0.0) + cpu
+            self.stats.cpu_by_role = {
+                k: round(v, 3) for k, v in sorted(by_role.items(), key=lambda kv: -kv[1])
+            }
         return self.stats
 
     def snapshot(self, *, pss: bool = False, discover: bool = True) -> Snapshot | None:
@@ -305,6 +330,9 @@ class TreeSampler:
             rss_by_kind[kind] += p.rss
             count_by_kind[kind] += 1
         rss = sum(p.rss for p, _ in found)
+        with self._lock:
+            for p, _ in found:
+                self._cpu[(p.pid, p.start)] = p.cpu
         total_pss = resident = None
         if pss:
             values = [read_pss(p.pid, self.proc) for p, _ in found]
@@ -348,6 +376,7 @@ class TreeSampler:
             with self._lock:
                 self._latest[(p.pid, p.start)] = kind
                 if cmdline:
+                    self._roles[(p.pid, p.start)] = role(cmdline, kind)
                     self._programs.setdefault(kind, set()).add(program(cmdline))
         with self._lock:
             self._members = {p.pid: (p.start, kind) for p, kind in found}

@@ -89,6 +89,7 @@ def render(result: dict[str, Any]) -> str:
         _floors(result),
         _groups(result),
         _targets(result),
+        _six_links(result),
         _backlog(result),
         _idle_once(result),
         _memory(result),
@@ -232,6 +233,39 @@ def _targets(r: dict[str, Any]) -> str:
         rows.append([t["name"], measured_text, limit_text, t["verdict"], t.get("detail", "")])
     return "TARGETS\n" + table(
         ["target", "measured", "limit", "result", "detail"], rows, align="lrrll"
+    )
+
+
+def _six_links(r: dict[str, Any]) -> str:
+    """Each run's CPU, by process: with every core busy, CPU / cores bounds the wall time."""
+    runs = _get(r, "targets_runs", "six_links", "runs") or []
+    runs = [run for run in runs if run.get("tree_cpu_s") is not None]
+    if not runs:
+        return ""
+    cores = _get(r, "machine", "cores")
+    roles: list[str] = []
+    for run in runs:
+        roles += [k for k in run.get("cpu_by_role") or {} if k not in roles]
+    rows = [
+        ["wall", *(seconds(run.get("wall_s")) for run in runs)],
+        ["CPU, the whole tree", *(seconds(run["tree_cpu_s"]) for run in runs)],
+    ]
+    if cores:
+        rows.append([f"CPU / {cores} cores", *(seconds(run["tree_cpu_s"] / cores) for run in runs)])
+    for name in roles:
+        if all((_get(run, "cpu_by_role", name) or 0) < 0.005 for run in runs):
+            continue  # a shell that only started Chromium, say
+        rows.append([f"  {name}", *(seconds(_get(run, "cpu_by_role", name)) for run in runs)])
+    rows.append(
+        [
+            "  (sampled, all processes)",
+            *(seconds(sum((run.get("cpu_by_role") or {}).values())) for run in runs),
+        ]
+    )
+    headers = ["six links in one `once`", *(f"run {i}" for i in range(1, len(runs) + 1))]
+    return (
+        "SIX LINKS: WHERE THE CPU WENT (user+sys; by process, each at its last sample)\n"
+        + table(headers, rows)
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,7 +19,16 @@ from bench.compare import memo_floor_figures, slowest_link_floor
 from bench.floors import Floors
 from bench.launch import Worker, clean_environ
 from bench.load import CpuMark, between, mark
-from bench.procs import TreeSampler, classify, group, program, read_frames, read_stat, tree
+from bench.procs import (
+    TreeSampler,
+    classify,
+    group,
+    program,
+    read_frames,
+    read_stat,
+    role,
+    tree,
+)
 from bench.report import render, seconds, table
 from bench.stats import group_stages, percentile, stage_of, stage_table, summary
 from bench.targets import evaluate
@@ -86,6 +96,13 @@ def test_processes_are_told_apart_by_their_command_line() -> None:
     assert classify(["/venv/.../playwright/driver/node", "cli.js", "run-driver"]) == "playwright"
     assert classify(["/venv/bin/python", "main.py", "run"], root=True) == "worker"
     assert classify(["sleep", "1"]) == "other"
+    # Chromium rewrites its own command line into one string, arguments and all.
+    renderer = ["/usr/lib/chromium/chromium-headless-shell --type=renderer --lang=en-US"]
+    assert role(renderer, classify(renderer)) == "chromium renderer"
+    shell = ["/usr/lib/chromium/chromium-headless-shell", "--headless", "--no-sandbox"]
+    assert role(shell, classify(shell)) == "chromium browser"
+    assert role(server, "fork server") == "fork server"
+    assert role(["node", "cli.js", "run-driver"], "playwright") == "playwright driver"
     assert (
         program(["/venv/bin/python3", "-m", "ipykernel_launcher"])
         == "python3 -m ipykernel_launcher"
@@ -97,7 +114,8 @@ import subprocess, sys, time
 print("up", flush=True)
 sys.stdin.readline()
 ballast = bytearray(64 * 2**20)  # zero-filled: every page touched
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+busy = "import time\\nend = time.process_time() + 0.3\\nwhile time.process_time() < end: pass"
+child = subprocess.Popen([sys.executable, "-c", busy])
 print(child.pid, flush=True)
 sys.stdin.readline()
 child.wait()
@@ -135,6 +153,10 @@ def test_the_sampler_sees_a_process_grow_and_its_child_appear() -> None:
     assert stats.samples >= 5 and stats.peak_rss >= before.rss + 60 * 2**20
     assert stats.peak_pss is not None and stats.sampler_cpu_s > 0
     assert stats.distinct_by_kind["worker"] == 1 and stats.distinct_by_kind["other"] >= 1
+    # The child burnt 0.3 s of CPU and exited before the sampler stopped: still counted, as
+    # "other", up to its last sample (every 10 ms here).
+    assert 0.2 <= stats.cpu_by_role["other"] <= 0.5, stats.cpu_by_role
+    assert stats.cpu_by_role["worker"] > 0
 
 
 FORKED_BALLAST = """
@@ -245,7 +267,18 @@ def _fake_result() -> dict:
             }
         },
         "targets_runs": {
-            "six_links": {"wall_s": {"p50": 2.0, "n": 2}, "slowest_link_floor_s": 1.8},
+            "six_links": {
+                "wall_s": {"p50": 2.0, "n": 2},
+                "slowest_link_floor_s": 1.8,
+                "tree_cpu_s": {"p50": 3.6, "n": 1},
+                "runs": [
+                    {
+                        "wall_s": 2.0,
+                        "tree_cpu_s": 3.6,
+                        "cpu_by_role": {"chromium renderer": 1.5, "worker": 1.25, "kernel": 0.7},
+                    }
+                ],
+            },
             "cold": {"wall_s": {"p50": 3.75, "p95": 3.9, "n": 5}},
         },
         "backlog": {
@@ -279,6 +312,7 @@ def test_targets_pass_fail_or_stay_unmeasured() -> None:
         "UNMEASURED",  # nor an idle `run`
     ]
     assert targets[0]["limit"] == pytest.approx(2.7)
+    assert "its CPU 3.6 s / 2 cores = 1.80 s at the least" in targets[0]["detail"]
     assert targets[1]["measured"] == 3.75
     assert targets[5]["measured"] == 0.72 and "1.55 GB" in targets[5]["detail"]
     assert "4 pages and 4 kernels" in targets[5]["name"]
@@ -336,6 +370,9 @@ def test_the_report_prints_every_section_it_has_data_for() -> None:
     [cold] = [line for line in text.splitlines() if "cold `once`" in line]
     assert "3.75 s" in cold and "< 2.50 s" in cold and "FAIL" in cold
     assert "1 duplicate(s), 0 missing" in text
+    six = text.split("SIX LINKS: WHERE THE CPU WENT")[1].split("\n\n")[0]
+    assert re.search(r"CPU / 2 cores\s+1\.80 s", six) and re.search(r"worker\s+1\.25 s", six)
+    assert re.search(r"\(sampled, all processes\)\s+3\.45 s", six)
     assert "UNMEASURED" in text and "IDLE CYCLE" not in text
     assert "during 1 of 1 scenarios (most: 0.90 cores, groups)" in text
     assert "`main.py once` left 2 process(es) running after it exited: chromium" in text
