@@ -243,9 +243,10 @@ def _six_links(r: dict[str, Any]) -> str:
     if not runs:
         return ""
     cores = _get(r, "machine", "cores")
+    by_role = [_get(run, "worker", "tree", "cpu_by_role") or {} for run in runs]
     roles: list[str] = []
-    for run in runs:
-        roles += [k for k in run.get("cpu_by_role") or {} if k not in roles]
+    for cpu in by_role:
+        roles += [k for k in cpu if k not in roles]
     rows = [
         ["wall", *(seconds(run.get("wall_s")) for run in runs)],
         ["CPU, the whole tree", *(seconds(run["tree_cpu_s"]) for run in runs)],
@@ -253,15 +254,10 @@ def _six_links(r: dict[str, Any]) -> str:
     if cores:
         rows.append([f"CPU / {cores} cores", *(seconds(run["tree_cpu_s"] / cores) for run in runs)])
     for name in roles:
-        if all((_get(run, "cpu_by_role", name) or 0) < 0.005 for run in runs):
+        if all(cpu.get(name, 0) < 0.005 for cpu in by_role):
             continue  # a shell that only started Chromium, say
-        rows.append([f"  {name}", *(seconds(_get(run, "cpu_by_role", name)) for run in runs)])
-    rows.append(
-        [
-            "  (sampled, all processes)",
-            *(seconds(sum((run.get("cpu_by_role") or {}).values())) for run in runs),
-        ]
-    )
+        rows.append([f"  {name}", *(seconds(cpu.get(name)) for cpu in by_role)])
+    rows.append(["  (sampled, all processes)", *(seconds(sum(cpu.values())) for cpu in by_role)])
     headers = ["six links in one `once`", *(f"run {i}" for i in range(1, len(runs) + 1))]
     return (
         "SIX LINKS: WHERE THE CPU WENT (user+sys; by process, each at its last sample)\n"

@@ -126,8 +126,7 @@ def six_links_once(root: Path, warehouse: Path, plan: Plan) -> dict:
             runs.append(
                 {
                     "wall_s": finished.wall_s,
-                    "tree_cpu_s": round(cpu, 3),
-                    "cpu_by_role": finished.tree.cpu_by_role,
+                    "tree_cpu_s": round(cpu, 3),  # by process: worker.tree.cpu_by_role
                     "answered": sum(1 for o in outcomes if o.bot_replies >= 1),
                     "memos": len(posted),
                     "link_keys": [k for p in posted for k in p.keys],

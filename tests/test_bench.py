@@ -275,7 +275,15 @@ def _fake_result() -> dict:
                     {
                         "wall_s": 2.0,
                         "tree_cpu_s": 3.6,
-                        "cpu_by_role": {"chromium renderer": 1.5, "worker": 1.25, "kernel": 0.7},
+                        "worker": {
+                            "tree": {
+                                "cpu_by_role": {
+                                    "chromium renderer": 1.5,
+                                    "worker": 1.25,
+                                    "kernel": 0.7,
+                                }
+                            }
+                        },
                     }
                 ],
             },

@@ -22,40 +22,13 @@ from worker.engines import Engines
 HEAVY = ("playwright", "papermill", "pandas", "sqlglot", "apscheduler", "nbclient")
 
 
-def test_an_idle_once_makes_one_slack_call_and_loads_no_browser_or_notebook_code(
-    world: World,
-) -> None:
-    commands.once(world.settings)  # the first start learns who the bot is and where it reads
-    calls_before = len(world.slack.calls())
-    world.looker.reset_requests()
+def _loaded_after_once(world: World, modules: tuple[str, ...]) -> list[str]:
+    """`main.py once` in a Python of its own, as an operator runs it: which of `modules` the
+    worker had imported by the end of its cycle."""
     probe = (
         "import json, sys, main\n"
         "code = main.main(['once'])\n"
-        f"print(json.dumps([code, [m for m in {HEAVY!r} if m in sys.modules]]))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=REPO,
-        env={**CLEAN_ENV, **world.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    code, loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    assert code == 0, done.stderr
-    assert loaded == [], f"an idle cycle imported {loaded}"
-    assert [c.method for c in world.slack.calls()[calls_before:]] == ["conversations.history"]
-    assert world.looker.requests == [], "no browser opened Looker"
-
-
-def test_a_once_that_runs_a_notebook_imports_no_ipython_in_the_worker(world: World) -> None:
-    # IPython runs in the kernels. The worker only needs to know where `~/.ipython/kernels` is,
-    # and jupyter_client would import all of IPython to ask: 0.1 s of CPU before the first claim.
-    memo = world.memo("verify_pumping")
-    probe = (
-        "import json, sys, main\n"
-        "code = main.main(['once'])\n"
-        "print(json.dumps([code, 'IPython' in sys.modules, 'papermill' in sys.modules]))\n"
+        f"print(json.dumps([code, [m for m in {modules!r} if m in sys.modules]]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe],
@@ -65,10 +38,29 @@ def test_a_once_that_runs_a_notebook_imports_no_ipython_in_the_worker(world: Wor
         text=True,
         timeout=120,
     )
-    code, ipython, papermill = json.loads(done.stdout.strip().splitlines()[-1])
+    code, loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert code == 0, done.stderr
-    assert papermill, "the cycle ran its notebook in this process's papermill"
-    assert not ipython, "the worker imported IPython"
+    return loaded
+
+
+def test_an_idle_once_makes_one_slack_call_and_loads_no_browser_or_notebook_code(
+    world: World,
+) -> None:
+    commands.once(world.settings)  # the first start learns who the bot is and where it reads
+    calls_before = len(world.slack.calls())
+    world.looker.reset_requests()
+    loaded = _loaded_after_once(world, HEAVY)
+    assert loaded == [], f"an idle cycle imported {loaded}"
+    assert [c.method for c in world.slack.calls()[calls_before:]] == ["conversations.history"]
+    assert world.looker.requests == [], "no browser opened Looker"
+
+
+def test_a_once_that_runs_a_notebook_imports_no_ipython_in_the_worker(world: World) -> None:
+    # IPython runs in the kernels. The worker only needs to know where `~/.ipython/kernels` is,
+    # and jupyter_client would import all of IPython to ask: 0.1 s of CPU before the first claim.
+    memo = world.memo("verify_pumping")
+    loaded = _loaded_after_once(world, ("papermill", "IPython"))
+    assert loaded == ["papermill"], "the notebook ran in the worker's papermill, without IPython"
     assert len(world.bot_replies(memo["ts"])) == 1
 
 
