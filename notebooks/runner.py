@@ -159,13 +159,9 @@ class KernelSpecs(KernelSpecManager):
 
     @default("kernel_dirs")
     def _default_kernel_dirs(self) -> list[str]:
-        return [*jupyter_path("kernels"), os.path.join(ipython_dir(), "kernels")]
-
-
-def ipython_dir() -> str:
-    """Where IPython keeps its files, as `IPython.paths.get_ipython_dir` says (`IPYTHONDIR`, or
-    `~/.ipython`), without creating it."""
-    return os.path.normpath(os.path.expanduser(os.environ.get("IPYTHONDIR") or "~/.ipython"))
+        # Where `IPython.paths.get_ipython_dir` says (`IPYTHONDIR`, or `~/.ipython`), uncreated.
+        ipython = os.path.expanduser(os.environ.get("IPYTHONDIR") or "~/.ipython")
+        return [*jupyter_path("kernels"), os.path.join(os.path.normpath(ipython), "kernels")]
 
 
 class LocalKernelManager(AsyncKernelManager):
